@@ -1,0 +1,103 @@
+/**
+ * The one place that reads process.env. Every setting is validated here and the result is
+ * frozen; a bad value stops the start with a message naming the variable.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** PostgreSQL when set; otherwise embedded PGlite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** 32-byte key (hex or base64) for driver secrets; embedded mode creates a key file when unset. */
+  readonly secretKey: string | undefined;
+  readonly demoNodes: number;
+  readonly logLevel: string;
+  readonly limits: {
+    /** Commands in flight at once per BMC. */
+    readonly perBmcConcurrency: number;
+    /** Minimum gap between two commands to one BMC. */
+    readonly bmcMinIntervalMs: number;
+    /** Driver commands in flight at once across the fleet. */
+    readonly globalConcurrency: number;
+  };
+  readonly intervals: {
+    /** Periodic power-state sync per node (jittered). 0 disables it. */
+    readonly syncMs: number;
+    /** How often `verifying` polls the BMC after an acknowledged step. */
+    readonly verifyPollMs: number;
+    /** Group commit: longest wait for more transitions before a batch commits. */
+    readonly commitWindowMs: number;
+    /** Group commit: a batch commits at once when it reaches this many transitions. */
+    readonly commitMaxBatch: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min}..${max}, got ${value}`);
+  return value;
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = optional(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
+  }
+  const logLevel = str(env, 'SWITCHBOARD_LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('SWITCHBOARD_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const config: Config = {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: str(env, 'HOST', '127.0.0.1'),
+    databaseUrl,
+    dataDir: str(env, 'SWITCHBOARD_DATA_DIR', './data'),
+    secretKey: optional(env, 'SWITCHBOARD_SECRET_KEY'),
+    demoNodes: int(env, 'SWITCHBOARD_DEMO_NODES', 0, 0, 100_000),
+    logLevel,
+    limits: {
+      perBmcConcurrency: int(env, 'SWITCHBOARD_PER_BMC_CONCURRENCY', 1, 1, 64),
+      bmcMinIntervalMs: int(env, 'SWITCHBOARD_BMC_MIN_INTERVAL_MS', 0, 0, 60_000),
+      globalConcurrency: int(env, 'SWITCHBOARD_GLOBAL_CONCURRENCY', 64, 1, 10_000),
+    },
+    intervals: {
+      syncMs: int(env, 'SWITCHBOARD_SYNC_INTERVAL_MS', 300_000, 0, 86_400_000),
+      verifyPollMs: int(env, 'SWITCHBOARD_VERIFY_POLL_MS', 2_000, 10, 600_000),
+      commitWindowMs: int(env, 'SWITCHBOARD_COMMIT_WINDOW_MS', 2, 0, 1_000),
+      commitMaxBatch: int(env, 'SWITCHBOARD_COMMIT_MAX_BATCH', 500, 1, 100_000),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,95 @@
+/**
+ * The one interface every power driver implements. A driver is stateless per call: the host
+ * hands it the node's target (node id, BMC key, decrypted params) with every command, so one
+ * driver object serves the whole fleet. `cycle` is composed by the chart from off + on.
+ */
+import type { TObject } from '@sinclair/typebox';
+
+export const DRIVER_NAMES = ['sim', 'ipmi', 'redfish', 'virsh', 'webhook', 'manual'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
+
+/** What a BMC can tell us of a node's power. */
+export type PowerReading = 'on' | 'off' | 'unknown';
+
+export interface DriverCapabilities {
+  /** Has a graceful (ACPI) soft off. Without it, soft_off is sent as a hard off. */
+  readonly softOff: boolean;
+  /** Can read the power state. `manual` cannot: a person confirms instead. */
+  readonly queryable: boolean;
+  /** Deadline for one step (command + verification) unless the node overrides it. */
+  readonly defaultTimeoutMs: number;
+  /** Attempts per step before the op fails. */
+  readonly maxAttempts: number;
+  /** Minimum gap between two commands to one BMC this driver wants. */
+  readonly minIntervalMs: number;
+  /** The reply to a step carries the resulting state, so verification may skip the query. */
+  readonly reportsStateOnAck: boolean;
+}
+
+export interface DriverTarget<P = Record<string, unknown>> {
+  readonly nodeId: string;
+  /** Key of the BMC the node sits behind; nodes sharing it share its limits. */
+  readonly bmc: string;
+  readonly params: P;
+}
+
+/** A step's acknowledgement. `observed` only when the reply carries the resulting state. */
+export interface StepAck {
+  readonly observed?: PowerReading;
+}
+
+export type DriverErrorKind =
+  | 'auth' // wrong credentials: not retried
+  | 'config' // bad params, unknown system/domain: not retried
+  | 'unsupported' // the BMC cannot do this: not retried
+  | 'timeout' // no answer in time: retried
+  | 'busy' // BMC said busy / 409 / 503: retried
+  | 'unreachable' // connection refused / DNS / route: retried
+  | 'protocol' // an answer we could not understand: retried
+  | 'aborted'; // the host aborted the call (deadline or shutdown)
+
+const RETRYABLE: Record<DriverErrorKind, boolean> = {
+  auth: false,
+  config: false,
+  unsupported: false,
+  timeout: true,
+  busy: true,
+  unreachable: true,
+  protocol: true,
+  aborted: true,
+};
+
+export class DriverError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly kind: DriverErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DriverError';
+    this.retryable = RETRYABLE[kind];
+  }
+}
+
+export interface PowerDriver<P = Record<string, unknown>> {
+  readonly name: DriverName;
+  /** TypeBox schema of the node params this driver takes; validated on node create/patch. */
+  readonly paramsSchema: TObject;
+  /** Param keys that are secrets: encrypted at rest, never returned, logged or streamed. */
+  readonly secretParams: readonly string[];
+  capabilities(params: P): DriverCapabilities;
+  /** The BMC key a node uses when none is given (e.g. host:port, libvirt URI). */
+  defaultBmc(params: P): string;
+  powerOn(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
+  powerOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
+  softOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
+  query(target: DriverTarget<P>, signal: AbortSignal): Promise<PowerReading>;
+}
+
+/** Turns an AbortSignal into a rejection of the given promise-returning work. */
+export function abortError(signal: AbortSignal): DriverError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+  return new DriverError('aborted', `command aborted: ${why}`, { cause: reason });
+}
