@@ -78,6 +78,12 @@ export interface PowerDriver<P = Record<string, unknown>> {
   readonly paramsSchema: TObject;
   /** Param keys that are secrets: encrypted at rest, never returned, logged or streamed. */
   readonly secretParams: readonly string[];
+  /**
+   * Checks a schema-valid params object for what a schema cannot say (URLs parse, regexes
+   * compile, options that go together). Throws DriverError 'config' with a message naming the
+   * param. Called on node create/patch after schema validation.
+   */
+  validateParams?(params: P): void;
   capabilities(params: P): DriverCapabilities;
   /** The BMC key a node uses when none is given (e.g. host:port, libvirt URI). */
   defaultBmc(params: P): string;
