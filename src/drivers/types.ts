@@ -85,8 +85,11 @@ export interface PowerDriver<P = Record<string, unknown>> {
    */
   validateParams?(params: P): void;
   capabilities(params: P): DriverCapabilities;
-  /** The BMC key a node uses when none is given (e.g. host:port, libvirt URI). */
-  defaultBmc(params: P): string;
+  /**
+   * The BMC key a node uses when none is given (e.g. host:port, libvirt URI). `nodeId` is for
+   * drivers whose BMC is per node when the params name none (sim: `sim:<nodeId>`).
+   */
+  defaultBmc(params: P, nodeId: string): string;
   powerOn(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   powerOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   softOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
