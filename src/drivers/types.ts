@@ -86,10 +86,10 @@ export interface PowerDriver<P = Record<string, unknown>> {
   validateParams?(params: P): void;
   capabilities(params: P): DriverCapabilities;
   /**
-   * The BMC key a node uses when none is given (e.g. host:port, libvirt URI). `nodeId` is for
-   * drivers whose BMC is per node when the params name none (sim: `sim:<nodeId>`).
+   * The BMC key a node uses when none is given (e.g. host:port, libvirt URI). The host passes
+   * `nodeId` for drivers whose BMC is per node when the params name none (sim: `sim:<nodeId>`).
    */
-  defaultBmc(params: P, nodeId: string): string;
+  defaultBmc(params: P, nodeId?: string): string;
   powerOn(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   powerOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   softOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
