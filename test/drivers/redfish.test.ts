@@ -54,7 +54,7 @@ describe('redfish driver: power and query', () => {
     expect(driver.capabilities(target.params)).toMatchObject({ softOff: true, queryable: true, reportsStateOnAck: false });
     expect(driver.secretParams).toEqual(['password']);
     expect(target.bmc).toBe(new URL(bmc.url).origin);
-    expect(driver.defaultBmc({ ...target.params, url: 'https://10.1.2.3:8443/redfish/v1/' })).toBe('https://10.1.2.3:8443');
+    expect(driver.defaultBmc({ ...target.params, url: 'https://10.1.2.3:8443/redfish/v1/' }, 'n1')).toBe('https://10.1.2.3:8443');
   });
 
   it('powers on through PoweringOn: query reads unknown during the transition, then on', async () => {
