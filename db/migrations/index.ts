@@ -1,0 +1,11 @@
+/**
+ * Every migration, by name, in the order they run. A static map (not a directory scan) so it
+ * works the same under tsx, vitest and a bundler; test/db/migrate.test.ts fails when a file in
+ * this folder is missing here.
+ */
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.ts';
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};
