@@ -209,6 +209,11 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
     }
     const res = await send(params, 'POST', targetPath, signal, { ResetType: resetType });
     if (res.status >= 200 && res.status <= 299) return {};
+    // Several BMCs refuse a Reset to the state the system is already in (400 or 409);
+    // that is the outcome we asked for, not a failure.
+    if ((res.status === 400 || res.status === 409) && readPowerState(system.PowerState) === (step === 'on' ? 'on' : 'off')) {
+      return {};
+    }
     throw errorForStatus(res.status, `redfish POST ${targetPath} ResetType=${resetType}`, redfishMessage(res));
   }
 

@@ -91,6 +91,16 @@ describe('redfish driver: power and query', () => {
     expect(bmc.log.at(-1)).toMatchObject({ method: 'POST', status: resetStatus });
   });
 
+  it.each([400, 409] as const)('a %i for a Reset to the current state is an acknowledgement', async (refuseNoOpReset) => {
+    const { bmc, driver, target } = await setup({ initialPower: 'On', refuseNoOpReset });
+    await expect(driver.powerOn(target, signal())).resolves.toEqual({});
+    expect(bmc.log.at(-1)).toMatchObject({ method: 'POST', status: refuseNoOpReset });
+    bmc.setPower('Off');
+    await expect(driver.softOff(target, signal())).resolves.toEqual({});
+    expect(bmc.log.at(-1)).toMatchObject({ method: 'POST', status: refuseNoOpReset });
+    // The same refusal while not at the target stays an error (see the 409-during-transition test).
+  });
+
   it('uses the Reset target the system resource names', async () => {
     const { bmc, driver, target } = await setup({ customResetTarget: true, transitionMs: 20 });
     await driver.powerOn(target, signal());

@@ -39,6 +39,8 @@ export interface RedfishServerOptions {
   busyDuringTransition?: 409 | 503;
   /** Status a Reset is acknowledged with. */
   resetStatus?: 200 | 202 | 204;
+  /** Answer a Reset to the state the system is already in with this status (as some BMCs do). */
+  refuseNoOpReset?: 400 | 409;
   /** Delay before every answer. */
   responseDelayMs?: number;
 }
@@ -260,6 +262,11 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
       const transitioning = state.power === 'PoweringOn' || state.power === 'PoweringOff';
       if (transitioning && options.busyDuringTransition) {
         return error(options.busyDuringTransition, 'A power transition is in progress.');
+      }
+      const alreadyOn = state.power === 'On' && (type === 'On' || type === 'ForceOn');
+      const alreadyOff = state.power === 'Off' && (type === 'ForceOff' || type === 'GracefulShutdown');
+      if ((alreadyOn || alreadyOff) && options.refuseNoOpReset) {
+        return error(options.refuseNoOpReset, `The system is already in the requested power state.`);
       }
       applyReset(state, type);
       const status = options.resetStatus ?? 204;
