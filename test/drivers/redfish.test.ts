@@ -210,6 +210,15 @@ describe('redfish driver: busy, TLS, abort', () => {
     expect(await driver.query(target, signal())).toBe('off');
   });
 
+  it('an answer that is not JSON is a retryable protocol error', async () => {
+    const { bmc, driver, target } = await setup();
+    bmc.garbleNext(1);
+    const err = await failure(driver.query(target, signal()));
+    expect(err.kind).toBe('protocol');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toMatch(/not JSON.*<html>/);
+  });
+
   it('a Reset during a transition answers 409: busy, and the transition is not disturbed', async () => {
     const { bmc, driver, target } = await setup({ busyDuringTransition: 409, transitionMs: 500 });
     await driver.powerOn(target, signal());

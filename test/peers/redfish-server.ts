@@ -66,6 +66,8 @@ export interface RedfishServer {
   setPower(state: RedfishPower | null, systemId?: string): void;
   /** The next `count` authenticated requests (not logins) answer `status`. */
   failNext(count: number, status: number): void;
+  /** The next `count` authenticated requests answer 200 with an HTML page (a broken BMC web server). */
+  garbleNext(count: number): void;
   /** Forget every session, as a BMC does when sessions time out. */
   expireSessions(): void;
   setResponseDelay(ms: number): void;
@@ -94,6 +96,7 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
   let maxConcurrent = 0;
   let sessionCounter = 0;
   let failures = { count: 0, status: 503 };
+  let garbled = 0;
 
   const now = (): number => performance.timeOrigin + performance.now();
 
@@ -223,6 +226,10 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
       const answer = error(failures.status, 'The service is temporarily unavailable.');
       return { ...answer, headers: { 'retry-after': '1' } };
     }
+    if (garbled > 0) {
+      garbled--;
+      return { status: 200, body: '<html><body>Internal error</body></html>', headers: { 'content-type': 'text/html' } };
+    }
     const sessionMatch = /^\/redfish\/v1\/SessionService\/Sessions\/([^/]+)$/.exec(path);
     if (method === 'DELETE' && sessionMatch) {
       for (const [token, id] of sessions) if (id === sessionMatch[1]) sessions.delete(token);
@@ -293,10 +300,12 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
       });
     }
     const answer = route(method, path, auth, body);
-    const headers: Record<string, string> = { 'odata-version': '4.0', ...answer.headers };
+    const headers: Record<string, string> = { 'odata-version': '4.0' };
     if (answer.body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, answer.headers);
     res.writeHead(answer.status, headers);
-    res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+    const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    res.end(answer.body === undefined ? undefined : text);
     inProgress--;
     log.push({
       method,
@@ -351,6 +360,9 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     },
     failNext(count, status) {
       failures = { count, status };
+    },
+    garbleNext(count) {
+      garbled = count;
     },
     expireSessions() {
       sessions.clear();
