@@ -49,7 +49,7 @@ export function createManualDriver(_deps: object = {}): PowerDriver<ManualParams
     secretParams: [],
     capabilities: () => CAPABILITIES,
     // Each machine is its own "BMC": a person at one rack does not hold up another.
-    defaultBmc: (_params, nodeId) => `manual:${nodeId}`,
+    defaultBmc: (params, nodeId) => `manual:${nodeId ?? params.location ?? 'unplaced'}`,
     powerOn: (_target, signal) => acknowledge(signal),
     powerOff: (_target, signal) => acknowledge(signal),
     softOff: (_target, signal) => acknowledge(signal),

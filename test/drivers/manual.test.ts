@@ -15,6 +15,7 @@ describe('manual driver', () => {
     expect(driver.secretParams).toEqual([]);
     expect(driver.defaultBmc(target.params, 'n7')).toBe('manual:n7');
     expect(driver.defaultBmc(target.params, 'n8')).not.toBe(driver.defaultBmc(target.params, 'n7'));
+    expect(driver.defaultBmc(target.params)).toBe('manual:DC2 rack 4 U12');
   });
 
   it('acknowledges every command at once without claiming a resulting state', async () => {
