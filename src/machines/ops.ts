@@ -1,0 +1,342 @@
+/**
+ * Pure slot logic: what a request, a result or a timer does to a node's context. Each function
+ * works on a draft (`Tx`) and records what it emits; the chart wires them to events.
+ */
+import { lifecycleRefusalMessage, powerAllowedIn, powerRefusalMessage, statusesAllowingPower, isTransitional } from './gating.ts';
+import type {
+  Desired,
+  InFlightOp,
+  LifecycleEventType,
+  NodeContext,
+  NodeEmitted,
+  Observed,
+  Origin,
+  PowerAction,
+  Reading,
+  RequestOrigin,
+  Step,
+  StepFailure,
+} from './types.ts';
+
+export class Tx {
+  readonly ctx: NodeContext;
+  readonly emits: NodeEmitted[] = [];
+  constructor(context: NodeContext) {
+    this.ctx = { ...context };
+  }
+  emit(e: NodeEmitted): void {
+    this.emits.push(e);
+  }
+}
+
+export const DRIFT_ENFORCE_LIMIT = 3;
+
+export function desiredFor(action: PowerAction): Desired | undefined {
+  if (action === 'on' || action === 'cycle') return 'on';
+  if (action === 'off' || action === 'soft_off') return 'off';
+  return undefined;
+}
+
+/** The reading a step aims at; null for a query, which any reading satisfies. */
+export function stepTarget(step: Step): Reading | null {
+  if (step === 'on') return 'on';
+  if (step === 'off' || step === 'soft_off') return 'off';
+  return null;
+}
+
+function firstStep(action: PowerAction, observed: Observed): Step {
+  switch (action) {
+    case 'cycle':
+      // The off step is skipped when the node is observed off.
+      return observed === 'off' ? 'on' : 'off';
+    case 'on':
+      return 'on';
+    case 'off':
+      return 'off';
+    case 'soft_off':
+      return 'soft_off';
+    case 'query':
+      return 'query';
+  }
+}
+
+export function nextStep(op: InFlightOp): Step | null {
+  return op.action === 'cycle' && op.step === 'off' ? 'on' : null;
+}
+
+function timeoutFor(ctx: NodeContext, step: Step): number {
+  return step === 'soft_off' ? ctx.settings.softOffTimeoutMs : ctx.settings.stepTimeoutMs;
+}
+
+export function inBackoff(ctx: NodeContext): boolean {
+  return ctx.inFlight !== null && ctx.inFlight.retryAt !== null;
+}
+
+function setDesired(tx: Tx, action: PowerAction): void {
+  const desired = desiredFor(action);
+  if (desired !== undefined) tx.ctx.desired = desired;
+}
+
+function supersede(tx: Tx, op: { opId: string; action: PowerAction; origin: Origin }, by: string, at: number): void {
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'superseded', by });
+  if (tx.ctx.tracked?.opId === op.opId) tx.ctx.tracked = null;
+}
+
+function coalesce(tx: Tx, requestId: string, name: PowerAction, opId: string, at: number): void {
+  tx.emit({ type: 'request', at, requestId, kind: 'power', name, result: 'coalesced', opId });
+}
+
+/** A POWER request of origin user, sync or recovery (invariants 2, 3 and 7). */
+export function requestPower(tx: Tx, req: { opId: string; action: PowerAction; origin: RequestOrigin; at: number }): void {
+  const { ctx } = tx;
+  const { opId, action, origin, at } = req;
+  if (origin === 'user' && !powerAllowedIn(ctx.status, action)) {
+    tx.emit({
+      type: 'request',
+      at,
+      requestId: opId,
+      kind: 'power',
+      name: action,
+      result: 'refused',
+      opId: null,
+      refusal: {
+        code: 'not_allowed_in_status',
+        status: ctx.status,
+        allowedIn: statusesAllowingPower(action),
+        message: powerRefusalMessage(ctx.status, action),
+      },
+    });
+    return;
+  }
+  const { inFlight, pending } = ctx;
+  if (action === 'query' && inFlight) return coalesce(tx, opId, action, inFlight.opId, at);
+  if (pending && pending.action === action) return coalesce(tx, opId, action, pending.opId, at);
+  if (inFlight && !pending && !inFlight.superseded && inFlight.action === action) {
+    return coalesce(tx, opId, action, inFlight.opId, at);
+  }
+  if (inFlight && pending && !inBackoff(ctx)) {
+    tx.emit({
+      type: 'request',
+      at,
+      requestId: opId,
+      kind: 'power',
+      name: action,
+      result: 'refused',
+      opId: null,
+      refusal: {
+        code: 'slots_full',
+        status: ctx.status,
+        message: `node already has ${inFlight.action.replace('_', ' ')} in flight and ${pending.action.replace('_', ' ')} pending; wait for one to finish, then retry`,
+      },
+    });
+    return;
+  }
+  // A newer request supersedes an op waiting in backoff: no command is in flight then.
+  if (inFlight && inBackoff(ctx)) {
+    supersede(tx, inFlight, opId, at);
+    ctx.inFlight = null;
+  }
+  if (ctx.pending) supersede(tx, ctx.pending, opId, at);
+  ctx.pending = { opId, action, origin };
+  setDesired(tx, action);
+  if (origin === 'user' && action !== 'query') ctx.driftEnforcements = 0;
+  tx.emit({ type: 'request', at, requestId: opId, kind: 'power', name: action, result: 'accepted', opId });
+  tx.emit({ type: 'op', at, opId, action, origin, state: 'pending' });
+}
+
+/**
+ * A lifecycle transition asking for power: it takes the pending slot and supersedes whatever
+ * waits there, never coalesces, and never cancels a command in flight (an in-flight lifecycle
+ * op ends after its current step).
+ */
+export function requestLifecyclePower(tx: Tx, req: { opId: string; action: PowerAction; at: number }): void {
+  const { ctx } = tx;
+  const { opId, action, at } = req;
+  if (ctx.inFlight && inBackoff(ctx)) {
+    supersede(tx, ctx.inFlight, opId, at);
+    ctx.inFlight = null;
+  } else if (ctx.inFlight && ctx.inFlight.origin === 'lifecycle' && !ctx.inFlight.superseded) {
+    ctx.inFlight = { ...ctx.inFlight, superseded: true };
+  }
+  if (ctx.pending) supersede(tx, ctx.pending, opId, at);
+  ctx.pending = { opId, action, origin: 'lifecycle' };
+  ctx.tracked = { opId, result: 'running' };
+  ctx.driftEnforcements = 0;
+  setDesired(tx, action);
+  tx.emit({ type: 'op', at, opId, action, origin: 'lifecycle', state: 'pending' });
+}
+
+export function acceptLifecycle(tx: Tx, req: { opId: string; event: LifecycleEventType; at: number; powerOpId: string | null }): void {
+  tx.emit({ type: 'request', at: req.at, requestId: req.opId, kind: 'lifecycle', name: req.event, result: 'accepted', opId: req.powerOpId });
+}
+
+export function refuseLifecycle(tx: Tx, req: { opId: string; event: LifecycleEventType; at: number }): void {
+  const { ctx } = tx;
+  tx.emit({
+    type: 'request',
+    at: req.at,
+    requestId: req.opId,
+    kind: 'lifecycle',
+    name: req.event,
+    result: 'refused',
+    opId: null,
+    refusal: { code: 'not_allowed_in_status', status: ctx.status, message: lifecycleRefusalMessage(ctx.status, req.event) },
+  });
+}
+
+/** Moves the pending op into flight with its first step. */
+export function promotePending(tx: Tx, at: number): void {
+  const { ctx } = tx;
+  const op = ctx.pending;
+  if (!op) return;
+  const step = firstStep(op.action, ctx.observed);
+  ctx.pending = null;
+  ctx.inFlight = {
+    ...op,
+    step,
+    attempt: 1,
+    deadline: at + timeoutFor(ctx, step),
+    retryAt: null,
+    lastCheck: false,
+    superseded: false,
+    failure: null,
+  };
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'in_flight', step, attempt: 1 });
+}
+
+function withInFlight(tx: Tx, patch: Partial<InFlightOp>): InFlightOp {
+  const current = tx.ctx.inFlight;
+  if (!current) throw new Error('no op in flight');
+  const next = { ...current, ...patch };
+  tx.ctx.inFlight = next;
+  return next;
+}
+
+export function beginStep(tx: Tx, step: Step, at: number): void {
+  const op = withInFlight(tx, { step, attempt: 1, deadline: at + timeoutFor(tx.ctx, step), lastCheck: false, failure: null, retryAt: null });
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'in_flight', step, attempt: 1 });
+}
+
+export function retryStep(tx: Tx, at: number): void {
+  const current = tx.ctx.inFlight;
+  if (!current) return;
+  const op = withInFlight(tx, {
+    attempt: current.attempt + 1,
+    deadline: at + timeoutFor(tx.ctx, current.step),
+    retryAt: null,
+    lastCheck: false,
+    failure: null,
+  });
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'in_flight', step: op.step, attempt: op.attempt });
+}
+
+export function escalateSoftOff(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  tx.emit({ type: 'note', at, kind: 'soft_off_escalated', opId: op.opId, message: 'soft off did not finish by its deadline; sending a hard off' });
+  beginStep(tx, 'off', at);
+}
+
+export function recordReading(tx: Tx, observed: Reading): void {
+  tx.ctx.observed = observed;
+}
+
+/** A step or its verification did not reach the target; the next reading (if any) decides. */
+export function recordFailure(tx: Tx, failure: StepFailure): void {
+  withInFlight(tx, { failure, lastCheck: true });
+}
+
+/** A fresh deadline for what follows: the step's own, or a query's when the next reading decides. */
+export function renewDeadline(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  const timeout = op.lastCheck ? tx.ctx.settings.stepTimeoutMs : timeoutFor(tx.ctx, op.step);
+  withInFlight(tx, { deadline: at + timeout });
+}
+
+/** A query op's reading: the op succeeds, and a change seen while idle may be drift. */
+export function completeQuery(tx: Tx, reading: Reading, at: number): void {
+  const before = tx.ctx.observed;
+  recordReading(tx, reading);
+  endOpSucceeded(tx, at, before);
+}
+
+export function scheduleRetry(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  const { retryBaseMs, retryMaxMs } = tx.ctx.settings;
+  const delay = Math.min(retryBaseMs * 2 ** (op.attempt - 1), retryMaxMs);
+  withInFlight(tx, { retryAt: at + delay, lastCheck: false });
+  tx.emit({
+    type: 'note',
+    at,
+    kind: 'retry_scheduled',
+    opId: op.opId,
+    message: `${op.step.replace('_', ' ')} attempt ${op.attempt} failed (${op.failure?.message ?? 'target not reached'}); retrying in ${delay} ms`,
+  });
+}
+
+function endOp(tx: Tx, state: 'succeeded' | 'failed' | 'superseded', at: number, error?: string): InFlightOp | null {
+  const { ctx } = tx;
+  const op = ctx.inFlight;
+  if (!op) return null;
+  ctx.inFlight = null;
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state, step: op.step, attempt: op.attempt, ...(error ? { error } : {}) });
+  if (ctx.tracked?.opId === op.opId) {
+    ctx.tracked = state === 'superseded' ? null : { opId: op.opId, result: state };
+  }
+  return op;
+}
+
+export function endOpSuperseded(tx: Tx, at: number): void {
+  endOp(tx, 'superseded', at);
+}
+
+export function endOpFailed(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  const failure = op.failure;
+  const message = `${op.action.replace('_', ' ')} failed at step ${op.step.replace('_', ' ')} after ${op.attempt} attempt(s): ${failure?.message ?? 'target not reached'}`;
+  if (failure?.unreadable) tx.ctx.observed = 'error';
+  tx.ctx.lastError = message;
+  endOp(tx, 'failed', at, message);
+}
+
+/** The op reached its target: clear the failure it may show, and handle drift for queries. */
+export function endOpSucceeded(tx: Tx, at: number, previousObserved: Observed): void {
+  const op = endOp(tx, 'succeeded', at);
+  if (!op) return;
+  if (op.action !== 'query') tx.ctx.lastError = null;
+  else handleDrift(tx, op, previousObserved, at);
+}
+
+/**
+ * Drift: a change seen while idle after observed had matched desired (someone pressed the
+ * button). Not handled in transitional statuses or while an op is pending.
+ */
+function handleDrift(tx: Tx, query: InFlightOp, before: Observed, at: number): void {
+  const { ctx } = tx;
+  const now = ctx.observed;
+  if (ctx.desired === null || before !== ctx.desired) return;
+  if ((now !== 'on' && now !== 'off') || now === ctx.desired) return;
+  if (ctx.pending || isTransitional(ctx.status)) return;
+  if (ctx.settings.driftPolicy === 'adopt') {
+    tx.emit({ type: 'note', at, kind: 'drift_adopted', opId: query.opId, message: `power changed to ${now} outside Switchboard; desired is now ${now}` });
+    ctx.desired = now;
+    return;
+  }
+  const action = ctx.desired;
+  if (ctx.driftEnforcements >= DRIFT_ENFORCE_LIMIT || !powerAllowedIn(ctx.status, action)) {
+    const why =
+      ctx.driftEnforcements >= DRIFT_ENFORCE_LIMIT
+        ? `enforced ${DRIFT_ENFORCE_LIMIT} times already`
+        : `power ${action} is not allowed while ${ctx.status.replace('_', ' ')}`;
+    tx.emit({ type: 'note', at, kind: 'drift_unresolved', opId: query.opId, message: `power is ${now} but desired is ${action}: ${why}; send a power request to settle it` });
+    return;
+  }
+  ctx.driftEnforcements += 1;
+  const opId = `${query.opId}.enforce`;
+  ctx.pending = { opId, action, origin: 'sync' };
+  tx.emit({ type: 'note', at, kind: 'drift_enforced', opId, message: `power changed to ${now} outside Switchboard; enforcing ${action} (${ctx.driftEnforcements}/${DRIFT_ENFORCE_LIMIT})` });
+  tx.emit({ type: 'op', at, opId, action, origin: 'sync', state: 'pending' });
+}

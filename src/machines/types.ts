@@ -1,0 +1,211 @@
+/** Plain-JSON types of the node chart. Nothing here may hold a clock or an I/O handle. */
+
+export const STATUSES = [
+  'new',
+  'commissioning',
+  'failed_commissioning',
+  'ready',
+  'allocated',
+  'deploying',
+  'failed_deployment',
+  'deployed',
+  'releasing',
+  'failed_releasing',
+  'entering_rescue',
+  'rescue',
+  'exiting_rescue',
+  'broken',
+] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const POWER_ACTIONS = ['on', 'off', 'soft_off', 'cycle', 'query'] as const;
+export type PowerAction = (typeof POWER_ACTIONS)[number];
+
+export const ORIGINS = ['user', 'lifecycle', 'sync', 'recovery'] as const;
+export type Origin = (typeof ORIGINS)[number];
+/** Origins a POWER event may carry; lifecycle ops come from lifecycle events only. */
+export type RequestOrigin = Exclude<Origin, 'lifecycle'>;
+
+export type Observed = 'on' | 'off' | 'unknown' | 'error';
+export type Desired = 'on' | 'off' | null;
+/** A reading a driver (or a person, for `manual`) can give. */
+export type Reading = 'on' | 'off' | 'unknown';
+
+/** One driver command. `cycle` is off then on; a soft off that times out may escalate to off. */
+export type Step = 'on' | 'off' | 'soft_off' | 'query';
+
+export type DriftPolicy = 'adopt' | 'enforce';
+
+export interface NodeSettings {
+  driftPolicy: DriftPolicy;
+  /** A soft off that does not finish by its deadline becomes a hard off (else the op fails). */
+  softOffEscalate: boolean;
+  /** The driver can read power; when false, verification waits for a person's CONFIRM. */
+  queryable: boolean;
+  maxAttempts: number;
+  stepTimeoutMs: number;
+  softOffTimeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export interface StepFailure {
+  kind: 'error' | 'deadline' | 'not_reached';
+  retryable: boolean;
+  message: string;
+  /** The last attempt to read the BMC failed too: the op's failure leaves observed `error`. */
+  unreadable: boolean;
+}
+
+export interface InFlightOp {
+  opId: string;
+  action: PowerAction;
+  origin: Origin;
+  step: Step;
+  /** Attempts count per step, from 1. */
+  attempt: number;
+  /** Absolute instant (ms) at which the current attempt of the step gives up. */
+  deadline: number;
+  /** Absolute instant of the next attempt while in backoff, else null. */
+  retryAt: number | null;
+  /** The next reading decides: not at target means the attempt failed (after a failure, a deadline or a recovery). */
+  lastCheck: boolean;
+  /** A lifecycle abort superseded this op: it ends after its current step. */
+  superseded: boolean;
+  failure: StepFailure | null;
+}
+
+export interface PendingOp {
+  opId: string;
+  action: PowerAction;
+  origin: Origin;
+}
+
+/** The op a transitional status waits on, and how it ended. */
+export interface TrackedOp {
+  opId: string;
+  result: 'running' | 'succeeded' | 'failed';
+}
+
+export interface NodeContext {
+  status: Status;
+  /** The status to go back to on `abort` (set on entry to commissioning, deploying, entering_rescue). */
+  prevStatus: Status | null;
+  /** Where `exit_rescue` returns to. */
+  rescueFrom: 'deployed' | 'broken' | null;
+  observed: Observed;
+  desired: Desired;
+  inFlight: InFlightOp | null;
+  pending: PendingOp | null;
+  tracked: TrackedOp | null;
+  lastError: string | null;
+  /** Ops requested by the `enforce` drift policy since the last user or lifecycle intent. */
+  driftEnforcements: number;
+  settings: NodeSettings;
+}
+
+export interface NodeInput {
+  status?: Status;
+  observed?: Observed;
+  desired?: Desired;
+  settings?: Partial<NodeSettings>;
+}
+
+/* ---- Events the host sends. Every one carries `at` (ms since epoch): the chart has no clock. ---- */
+
+interface At {
+  at: number;
+}
+/** Echoed by command results so the chart can ignore stale ones. */
+export interface CommandRef {
+  opId: string;
+  step: Step;
+  attempt: number;
+}
+
+export type PowerEvent = At & { type: 'POWER'; action: PowerAction; opId: string; origin: RequestOrigin };
+export type LifecycleEventType =
+  | 'commission'
+  | 'commissioning_done'
+  | 'commissioning_failed'
+  | 'allocate'
+  | 'deploy'
+  | 'deploy_done'
+  | 'deploy_failed'
+  | 'release'
+  | 'abort'
+  | 'rescue'
+  | 'rescue_done'
+  | 'rescue_failed'
+  | 'exit_rescue'
+  | 'mark_broken'
+  | 'mark_fixed';
+/** Lifecycle events carry the op id the host allocated in case the transition asks for power. */
+export type LifecycleEvent = At & { type: LifecycleEventType; opId: string; reason?: string };
+
+export type HostEvent =
+  | (At & CommandRef & { type: 'STEP_ACK'; observed?: Reading })
+  | (At & CommandRef & { type: 'STEP_FAILED'; retryable: boolean; error: string })
+  | (At & CommandRef & { type: 'QUERY_DONE'; observed: Reading })
+  | (At & CommandRef & { type: 'QUERY_FAILED'; retryable: boolean; error: string })
+  | (At & { type: 'CONFIRM'; opId: string; observed: Reading })
+  | (At & { type: 'DEADLINE'; opId: string; step: Step; attempt: number })
+  | (At & { type: 'RETRY_DUE'; opId: string })
+  | (At & { type: 'POLL_DUE'; opId: string })
+  | (At & { type: 'RECOVER' })
+  | (At & { type: 'SYNC_DUE'; opId: string })
+  | (At & { type: 'CONFIGURE'; settings: Partial<NodeSettings> });
+
+export type NodeEvent = PowerEvent | LifecycleEvent | HostEvent;
+
+/* ---- What the chart emits: the host turns these into answers, op rows and history. ---- */
+
+export type RefusalCode = 'not_allowed_in_status' | 'slots_full';
+
+export interface Refusal {
+  code: RefusalCode;
+  message: string;
+  status: Status;
+  /** For not_allowed_in_status: the statuses in which the request would be allowed. */
+  allowedIn?: Status[];
+}
+
+export type OpState = 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'refused' | 'coalesced' | 'superseded';
+
+export type NodeEmitted =
+  | {
+      type: 'request';
+      at: number;
+      /** The id the host allocated for the request. */
+      requestId: string;
+      kind: 'power' | 'lifecycle';
+      name: PowerAction | LifecycleEventType;
+      result: 'accepted' | 'coalesced' | 'refused';
+      /** The op that answers the request: the new one, or the existing one it coalesced with. */
+      opId: string | null;
+      refusal?: Refusal;
+    }
+  | {
+      type: 'op';
+      at: number;
+      opId: string;
+      action: PowerAction;
+      origin: Origin;
+      state: OpState;
+      step?: Step;
+      attempt?: number;
+      error?: string;
+      /** For superseded: the op that took its place. */
+      by?: string;
+    }
+  | { type: 'note'; at: number; kind: NoteKind; opId?: string; message: string };
+
+export type NoteKind =
+  | 'drift_adopted'
+  | 'drift_enforced'
+  | 'drift_unresolved'
+  | 'retry_scheduled'
+  | 'soft_off_escalated'
+  | 'lifecycle_failed'
+  | 'lifecycle_completed'
+  | 'stale_result_ignored';
