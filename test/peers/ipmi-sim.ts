@@ -139,7 +139,7 @@ async function udpBound(port: number): Promise<boolean> {
 async function waitUntilListening(child: ChildProcess, port: number, output: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
       throw new Error(`ipmi_sim exited during start-up: ${output()}`);
     }
     if (await udpBound(port)) return;
@@ -205,6 +205,7 @@ export async function startIpmiSim(count = 1, options: IpmiSimOptions = {}): Pro
       };
       child.stdout?.on('data', collect);
       child.stderr?.on('data', collect);
+      child.on('error', (err) => collect(Buffer.from(err.message)));
       await waitUntilListening(child, port, () => output);
       bmcs.push({ host: '127.0.0.1', port, user, password, dir, stateFile: join(dir, 'power'), logFile: join(dir, 'chassis.log') });
     }
