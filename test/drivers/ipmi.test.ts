@@ -87,6 +87,28 @@ describe('ipmi driver against ipmi_sim', () => {
 
     const sets = (await sim.readLog(0)).filter((e) => e.op === 'set').map((e) => e.args.join(' '));
     expect(sets).toEqual(['power 1', 'power 0', 'power 1', 'shutdown 1', 'power 0', 'power 1']);
+    // Sequential driver calls: every logged command ends before the next starts.
+    const log = await sim.readLog(0);
+    for (const [i, entry] of log.entries()) {
+      expect(entry.endMs).toBeGreaterThanOrEqual(entry.startMs);
+      const next = log[i + 1];
+      if (next !== undefined) expect(next.startMs).toBeGreaterThanOrEqual(entry.endMs);
+    }
+  });
+
+  it('drives several BMCs at once', async () => {
+    await Promise.all([0, 1, 2].map((i) => sim.setPower(i, 'off')));
+    await Promise.all([0, 1, 2].map((i) => driver.powerOn(targetFor(i), never())));
+    expect(await Promise.all([0, 1, 2].map((i) => driver.query(targetFor(i), never())))).toEqual(['on', 'on', 'on']);
+    expect(await Promise.all([0, 1, 2].map((i) => sim.readPower(i)))).toEqual(['on', 'on', 'on']);
+    await Promise.all([0, 1, 2].map((i) => sim.setPower(i, 'off')));
+  });
+
+  it('reports a missing ipmitool binary as config', async () => {
+    const broken = createIpmiDriver({ ipmitoolPath: '/nonexistent/ipmitool' });
+    const err = await expectDriverError(broken.query(targetFor(0), never()));
+    expect(err.kind).toBe('config');
+    expect(err.message).toContain('/nonexistent/ipmitool');
   });
 
   it('sees an out-of-band power change', async () => {
@@ -132,7 +154,7 @@ describe('ipmi driver against ipmi_sim', () => {
     await driver.powerOn(t, never());
     expect(await sim.readPower(2)).toBe('on');
     const log = await sim.readLog(2);
-    expect(log.map((e) => e.ok)).toEqual([false, true]);
+    expect(log.slice(-2).map((e) => [e.op, e.args.join(' '), e.ok])).toEqual([['set', 'power 1', false], ['set', 'power 1', true]]);
   });
 
   it('rejects invalid params as config without running ipmitool', async () => {
