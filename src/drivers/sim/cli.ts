@@ -2,7 +2,9 @@
  * Runs a sim BMC fleet as its own process, or sends it one command.
  *
  *   tsx src/drivers/sim/cli.ts [--port 0] [--host 127.0.0.1] [--bmc-limit 1] [--min-interval-ms 0]
+ *                              [--history-per-node 16] [--exit-on-stdin-close]
  *       Serves the fleet; prints {"url": "...", "pid": n} as one JSON line on stdout.
+ *       --exit-on-stdin-close: stop when the parent closes our stdin (or dies), for test runners.
  *   tsx src/drivers/sim/cli.ts call --url URL --node ID --kind on|off|soft|query [--params JSON]
  *       Sends one command through the sim driver and prints the answer as JSON.
  */
@@ -22,6 +24,7 @@ async function serve(args: string[]): Promise<void> {
       'bmc-limit': { type: 'string', default: '1' },
       'min-interval-ms': { type: 'string', default: '0' },
       'history-per-node': { type: 'string', default: '16' },
+      'exit-on-stdin-close': { type: 'boolean', default: false },
     },
   }));
   const fleet = new SimBmcFleet({
@@ -32,10 +35,17 @@ async function serve(args: string[]): Promise<void> {
   const server = await startSimServer({ fleet, port: intArg(values.port, '--port'), host: values.host });
   process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
   const stop = (): void => {
+    setTimeout(() => process.exit(1), 2_000).unref();
     server.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // For tests: a sim that must outlive Switchboard should still not outlive the test runner.
+  if (values['exit-on-stdin-close']) {
+    process.stdin.on('data', () => undefined);
+    process.stdin.once('end', stop);
+    process.stdin.once('error', stop);
+  }
 }
 
 async function call(args: string[]): Promise<void> {
