@@ -9,7 +9,8 @@
  * instead, the server ends the command when the connection drops.
  */
 import { randomUUID } from 'node:crypto';
-import { createHttpClient, errorForStatus, parseJson, type HttpClient } from '../http-client.ts';
+import { Agent, request } from 'undici';
+import { classifyFetchError } from '../http-client.ts';
 import { DriverError, abortError } from '../types.ts';
 import { fromWireError, type SimBmcBackend, type SimCommandRequest, type SimFault, type SimPower, type SimReply } from './backend.ts';
 import type { SimStats } from './bmc-fleet.ts';
@@ -22,9 +23,17 @@ export interface SimBmcClientOptions {
   readonly cancelTimeoutMs?: number;
 }
 
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+const CONTROL_TIMEOUT_MS = 30_000;
+
 export class SimBmcClient implements SimBmcBackend {
   private readonly base: string;
-  private readonly http: HttpClient;
+  // undici's request directly, not fetch: a sim over HTTP is used for load tests too.
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000 });
   private readonly commandTimeoutMs: number;
   private readonly cancelTimeoutMs: number;
 
@@ -39,31 +48,23 @@ export class SimBmcClient implements SimBmcBackend {
     this.base = parsed.origin;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 600_000;
     this.cancelTimeoutMs = options.cancelTimeoutMs ?? 2_000;
-    this.http = createHttpClient({ requestTimeoutMs: this.commandTimeoutMs });
   }
 
-  async command(request: SimCommandRequest, signal: AbortSignal = new AbortController().signal): Promise<SimReply> {
+  async command(req: SimCommandRequest, signal?: AbortSignal): Promise<SimReply> {
     const id = randomUUID();
-    const what = `sim BMC ${request.kind} ${request.nodeId}`;
-    let res;
+    const what = `sim BMC ${req.kind} ${req.nodeId}`;
+    let answer: Answer;
     try {
-      res = await this.http.request({
-        method: 'POST',
-        url: `${this.base}/command`,
-        json: { id, ...request },
-        signal,
-        timeoutMs: this.commandTimeoutMs,
-        what,
-      });
+      answer = await this.send('POST', '/command', { id, ...req }, what, this.commandTimeoutMs, signal);
     } catch (err) {
       await this.cancel(id);
-      if (signal.aborted) throw abortError(signal);
+      if (signal?.aborted) throw abortError(signal);
       throw err;
     }
-    const body = parseJson(res, what) as { power?: unknown; error?: unknown };
-    if (res.status === 200 && (body.power === 'on' || body.power === 'off')) return { power: body.power };
+    const { status, body } = answer;
+    if (status === 200 && (body.power === 'on' || body.power === 'off')) return { power: body.power };
     if (body.error !== undefined) throw fromWireError(body.error);
-    throw errorForStatus(res.status, what, res.text.slice(0, 200));
+    throw new DriverError('protocol', `${what}: unexpected HTTP ${status} ${JSON.stringify(body).slice(0, 200)}`);
   }
 
   /** Makes sure the server knows the node (with its params' initial power). */
@@ -101,19 +102,13 @@ export class SimBmcClient implements SimBmcBackend {
   }
 
   async close(): Promise<void> {
-    await this.http.close();
+    await this.agent.destroy();
   }
 
   /** Best effort: if the server cannot be reached, it ends the command when the connection drops. */
   private async cancel(id: string): Promise<void> {
     try {
-      await this.http.request({
-        method: 'POST',
-        url: `${this.base}/cancel`,
-        json: { id },
-        signal: AbortSignal.timeout(this.cancelTimeoutMs),
-        what: 'sim BMC cancel',
-      });
+      await this.send('POST', '/cancel', { id }, 'sim BMC cancel', this.cancelTimeoutMs);
     } catch {
       // nothing more we can do from here
     }
@@ -121,12 +116,41 @@ export class SimBmcClient implements SimBmcBackend {
 
   private async control(method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
     const what = `sim BMC ${method} ${path}`;
-    const res = await this.http.request({ method, url: `${this.base}${path}`, json, signal: AbortSignal.timeout(30_000), what });
-    const body = parseJson(res, what);
-    if (res.status !== 200) {
-      const message = (body as { error?: { message?: unknown } }).error?.message;
-      throw new Error(`${what}: HTTP ${res.status}${typeof message === 'string' ? `: ${message}` : ''}`);
+    const { status, body } = await this.send(method, path, json, what, CONTROL_TIMEOUT_MS);
+    if (status !== 200) {
+      const message = (body.error as { message?: unknown } | undefined)?.message;
+      throw new Error(`${what}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`);
     }
     return body;
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, json: unknown, what: string, timeoutMs: number, signal?: AbortSignal): Promise<Answer> {
+    if (signal?.aborted) throw abortError(signal);
+    let text: string;
+    let status: number;
+    try {
+      const res = await request(`${this.base}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: json === undefined ? {} : { 'content-type': 'application/json' },
+        body: json === undefined ? undefined : JSON.stringify(json),
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal);
+      throw classifyFetchError(err, what);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new DriverError('protocol', `${what}: answer is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+    }
+    if (typeof body !== 'object' || body === null) throw new DriverError('protocol', `${what}: answer is not a JSON object`);
+    return { status, body: body as Record<string, unknown> };
   }
 }
