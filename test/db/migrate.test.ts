@@ -4,11 +4,12 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../db/migrations/index.ts';
 import { migrateToLatest, MigrationFailedError } from '../../src/db/migrate.ts';
+import type { Database } from '../../src/db/schema.ts';
 import { availableBackends, createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 const TABLES = ['api_tokens', 'meta', 'node_events', 'node_snapshots', 'nodes', 'power_ops'];
 
-async function tableNames(db: Kysely<unknown>): Promise<string[]> {
+async function tableNames(db: Kysely<Database>): Promise<string[]> {
   const result = await sql<{ table_name: string }>`
     select table_name from information_schema.tables
     where table_schema = 'public' and table_name not like 'kysely_%' order by table_name`.execute(db);
