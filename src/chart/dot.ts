@@ -5,14 +5,15 @@
  * - transient decision states (only eventless transitions) are diamonds, eventless edges read
  *   `always [guard]`;
  * - targetless transitions of a state are listed inside its box, UML style, not drawn as loops;
- * - one event sent to the same target from many states (e.g. mark_broken) is drawn as light
- *   unlabelled edges explained once in the region's header.
+ * - transitions between the same two states share one edge, a label line each;
+ * - one event sent to the same target from many states (e.g. mark_broken from 13 statuses) is
+ *   one note naming the sources and one bold edge, not a fan of crossing edges.
  * Every transition still carries its key (see transitionKey) in a tooltip: the SVG shows it on
  * hover and the coverage check (dot-coverage.ts) finds every transition there.
  */
 import { transitionKey, triggerLabel, type ChartGraph, type ChartState, type ChartTransition } from './walk.ts';
 
-/** An event sent to one target from at least this many states is drawn as light fan-in edges. */
+/** An event sent to one target from at least this many states is drawn as one fan-in note and edge. */
 const FAN_IN_MIN_SOURCES = 5;
 const WRAP_AT = 56;
 /** A trigger and its actions share a line up to this many characters. */
@@ -51,6 +52,7 @@ class Layout {
   private readonly byId = new Map<string, ChartState>();
   private readonly children = new Map<string, ChartState[]>();
   private readonly targetless = new Map<string, ChartTransition[]>();
+  /** Transitions drawn through a fan-in note rather than an edge of their own. */
   private readonly fanIn = new Set<ChartTransition>();
   /** Composite state id → fan-in groups drawn inside its cluster as one edge each. */
   private readonly fanIns = new Map<string, ChartTransition[][]>();
@@ -135,7 +137,7 @@ class Layout {
     return [shape, `label=${htmlLabel(s.key, internalLines(own))}`, `tooltip=${tooltip}`].filter(Boolean).join(', ');
   }
 
-  /** The header of a cluster: its targetless handlers and legends, or an invisible edge anchor. */
+  /** The header of a cluster: a note with its targetless handlers, or an invisible edge anchor. */
   private headerAttrs(s: ChartState): string {
     const own = this.targetless.get(s.id) ?? [];
     const lines = internalLines(own);
