@@ -85,6 +85,21 @@ describeEachBackend('snapshots repository', (t) => {
     for (const e of entries) if (e.snapshot !== null) expect(e.snapshot.nodeId).toBe(e.node.id);
   });
 
+  it('skips a snapshot written back for a node deleted meanwhile', async () => {
+    const nodes = await seedNodes(t.db, 6);
+    await upsertSnapshots(t.db, nodes.map((n) => snapshotFor(n.id, 1)));
+    const victim = nodes[2]!.id;
+    await deleteNode(t.db, victim);
+    // The host's last commit for the node lands after the delete.
+    await upsertSnapshots(t.db, [snapshotFor(victim, 2)]);
+    const loaded: string[] = [];
+    for await (const batch of loadSnapshots(t.db, { batchSize: 2 })) loaded.push(...batch.map((s) => s.nodeId));
+    expect(loaded.sort()).toEqual(nodes.map((n) => n.id).filter((id) => id !== victim).sort());
+    const fleet: string[] = [];
+    for await (const batch of loadFleet(t.db, { batchSize: 2 })) fleet.push(...batch.map((e) => e.node.id));
+    expect(fleet.sort()).toEqual(loaded);
+  });
+
   it('rejects a nonsensical batch size', async () => {
     await expect(loadSnapshots(t.db, { batchSize: 0 }).next()).rejects.toThrow(RangeError);
     await expect(loadFleet(t.db, { batchSize: -1 }).next()).rejects.toThrow(RangeError);
