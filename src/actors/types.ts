@@ -78,6 +78,8 @@ export interface LifecycleOutcome {
 
 export interface NodeChange {
   node: NodeView;
+  /** The node was deleted; `node` is its last view. */
+  deleted?: boolean;
   /** Committed history entries of this change (events table rows). */
   events: EventRecord[];
 }

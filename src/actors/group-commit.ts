@@ -1,0 +1,106 @@
+/**
+ * Group commit: transitions of many nodes are gathered for a short window (or until a size bound)
+ * and written in one transaction. One batch is in flight at a time, so batches land in order.
+ */
+import type { CommitBatch, CommitResult } from '../db/commit-batch.ts';
+import type { NewEvent } from '../db/repositories/events.ts';
+import type { OpWrite } from '../db/repositories/ops.ts';
+import type { SnapshotWrite } from '../db/repositories/snapshots.ts';
+
+export interface Staged {
+  snapshot: SnapshotWrite;
+  ops: OpWrite[];
+  events: NewEvent[];
+}
+
+interface Pending {
+  staged: Staged;
+  resolve: (eventIds: number[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  windowMs: number;
+  maxBatch: number;
+  commit: (batch: CommitBatch) => Promise<CommitResult>;
+  onBatch?: (size: number, ms: number, ok: boolean) => void;
+}
+
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  commits = 0;
+  committed = 0;
+
+  constructor(private readonly options: GroupCommitOptions) {}
+
+  /** Resolves with the inserted event ids once the batch holding this change is committed. */
+  add(staged: Staged): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ staged, resolve, reject });
+      if (this.queue.length >= this.options.maxBatch) this.kick(0);
+      else this.kick(this.options.windowMs);
+    });
+  }
+
+  private kick(delay: number): void {
+    if (this.flushing) return; // the running flush picks up the queue when it ends
+    if (delay === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.flushing = this.flush();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flushing = this.flush();
+      }, delay);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      const started = performance.now();
+      const snapshots: SnapshotWrite[] = [];
+      const ops: OpWrite[] = [];
+      const events: NewEvent[] = [];
+      for (const { staged } of batch) {
+        snapshots.push(staged.snapshot);
+        ops.push(...staged.ops);
+        events.push(...staged.events);
+      }
+      try {
+        const { eventIds } = await this.options.commit({ snapshots, ops, events });
+        this.commits++;
+        this.committed += batch.length;
+        this.options.onBatch?.(batch.length, performance.now() - started, true);
+        let offset = 0;
+        for (const item of batch) {
+          const n = item.staged.events.length;
+          item.resolve(eventIds.slice(offset, offset + n));
+          offset += n;
+        }
+      } catch (err) {
+        this.options.onBatch?.(batch.length, performance.now() - started, false);
+        // Later changes of the same nodes build on the failed ones: fail everything queued.
+        for (const item of batch.concat(this.queue.splice(0))) item.reject(err);
+      }
+    }
+    this.flushing = null;
+  }
+
+  /** Waits until everything added so far is committed (or failed). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing || this.timer) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        if (!this.flushing) this.flushing = this.flush();
+      }
+      await this.flushing;
+    }
+  }
+}

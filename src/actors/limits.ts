@@ -1,0 +1,150 @@
+/**
+ * BMC protection (invariant 9): at most N commands at a time per BMC (default 1), an optional
+ * minimum gap between commands to one BMC, and a global cap. Each BMC has its own queue, so a
+ * slow or hung BMC only holds its own commands (and one global slot each, bounded by deadlines).
+ */
+import { DriverError } from '../drivers/types.ts';
+
+export type Release = () => void;
+
+interface Waiter {
+  resolve: (release: Release) => void;
+  reject: (err: Error) => void;
+  signal: AbortSignal;
+  onAbort: () => void;
+}
+
+/** A counting semaphore whose waiters can give up through an AbortSignal. */
+export class Semaphore {
+  private inUse = 0;
+  private readonly waiters: Waiter[] = [];
+  constructor(private capacity: number) {}
+
+  get active(): number {
+    return this.inUse;
+  }
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  acquire(signal: AbortSignal): Promise<Release> {
+    if (signal.aborted) return Promise.reject(abortedWhileWaiting(signal));
+    if (this.inUse < this.capacity) {
+      this.inUse++;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(abortedWhileWaiting(signal));
+        },
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private releaser(): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) {
+        next.signal.removeEventListener('abort', next.onAbort);
+        next.resolve(this.releaser());
+      } else this.inUse--;
+    };
+  }
+}
+
+function abortedWhileWaiting(signal: AbortSignal): DriverError {
+  const reason: unknown = signal.reason;
+  return new DriverError('aborted', `gave up waiting for a free BMC slot: ${reason instanceof Error ? reason.message : String(reason ?? 'aborted')}`);
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(abortedWhileWaiting(signal));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedWhileWaiting(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+interface BmcState {
+  slots: Semaphore;
+  /** When the last command to this BMC ended (ms, monotonic). */
+  lastEnd: number;
+  users: number;
+}
+
+export interface LimiterOptions {
+  perBmc: number;
+  minIntervalMs: number;
+  global: number;
+  now?: () => number;
+}
+
+export class BmcLimiter {
+  private readonly bmcs = new Map<string, BmcState>();
+  private readonly global: Semaphore;
+  private readonly now: () => number;
+  constructor(private readonly options: LimiterOptions) {
+    this.global = new Semaphore(options.global);
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get inFlight(): number {
+    return this.global.active;
+  }
+
+  /**
+   * Waits for a slot on the BMC (respecting its minimum interval), then a global slot.
+   * The returned release must be called when the command has really ended.
+   */
+  async acquire(bmc: string, minIntervalMs: number, signal: AbortSignal): Promise<Release> {
+    let state = this.bmcs.get(bmc);
+    if (!state) {
+      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, users: 0 };
+      this.bmcs.set(bmc, state);
+    }
+    state.users++;
+    let releaseBmc: Release | undefined;
+    try {
+      releaseBmc = await state.slots.acquire(signal);
+      const gap = Math.max(minIntervalMs, this.options.minIntervalMs);
+      const wait = state.lastEnd + gap - this.now();
+      if (wait > 0) await sleep(wait, signal);
+      const releaseGlobal = await this.global.acquire(signal);
+      const bmcState = state;
+      const releaseSlot = releaseBmc;
+      return () => {
+        bmcState.lastEnd = this.now();
+        releaseGlobal();
+        releaseSlot();
+        this.forget(bmc, bmcState);
+      };
+    } catch (err) {
+      releaseBmc?.();
+      this.forget(bmc, state);
+      throw err;
+    }
+  }
+
+  private forget(bmc: string, state: BmcState): void {
+    state.users--;
+    // Keep the entry while a minimum interval still matters; drop idle BMCs otherwise.
+    if (state.users === 0 && this.options.minIntervalMs === 0) this.bmcs.delete(bmc);
+  }
+}

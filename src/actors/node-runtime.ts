@@ -1,0 +1,48 @@
+/** One node in the host: its actor and everything the host tracks beside it. */
+import { createActor, type Actor } from 'xstate';
+import type { NodeRecord } from '../db/repositories/nodes.ts';
+import type { PowerDriver } from '../drivers/types.ts';
+import { nodeMachine } from '../machines/node-machine.ts';
+import type { NodeEmitted, NodeSettings } from '../machines/types.ts';
+
+export type NodeActor = Actor<typeof nodeMachine>;
+
+export interface RunningCommand {
+  key: string;
+  controller: AbortController;
+  /** Why the host aborted it: the deadline (feeds DEADLINE) or shutdown (feeds nothing). */
+  abortedFor: 'deadline' | 'shutdown' | null;
+}
+
+export interface NodeRuntime {
+  id: string;
+  record: NodeRecord;
+  /** Decrypted driver params; never leave the host. */
+  params: Record<string, unknown>;
+  driver: PowerDriver | null;
+  actor: NodeActor | null;
+  /** Set when the node could not be restored or has no usable driver; it takes no requests. */
+  fault: string | null;
+  /** Emits collected during the current send. */
+  emitted: NodeEmitted[];
+  stagedSeq: number;
+  committedSeq: number;
+  /** The last committed persisted snapshot, to roll back to when a commit fails. */
+  committed: unknown;
+  running: RunningCommand | null;
+  deadlineTimer: NodeJS.Timeout | null;
+  deadlineAt: number | null;
+  retryTimer: NodeJS.Timeout | null;
+  pollTimer: NodeJS.Timeout | null;
+  updatedAt: Date;
+}
+
+export function startActor(runtime: NodeRuntime, from: { snapshot: unknown } | { settings: Partial<NodeSettings> }): NodeActor {
+  const actor =
+    'snapshot' in from
+      ? createActor(nodeMachine, { snapshot: from.snapshot as never, input: undefined })
+      : createActor(nodeMachine, { input: { settings: from.settings } });
+  actor.on('*', (e) => runtime.emitted.push(e as NodeEmitted));
+  actor.start();
+  return actor;
+}

@@ -1,0 +1,41 @@
+import { allowedActions, powerPhase } from '../machines/derive.ts';
+import type { DriverName } from '../drivers/types.ts';
+import type { NodeView } from './types.ts';
+import type { NodeRuntime } from './node-runtime.ts';
+
+export function viewOf(node: NodeRuntime): NodeView {
+  const base = {
+    id: node.id,
+    name: node.record.name,
+    driver: node.record.driver as DriverName,
+    bmc: node.record.bmc,
+    driftPolicy: node.record.driftPolicy,
+    softOffEscalate: node.record.softOffEscalate,
+    fault: node.fault,
+    updatedAt: node.updatedAt.toISOString(),
+  };
+  if (!node.actor) {
+    return {
+      ...base,
+      status: 'broken',
+      power: { observed: 'error', desired: null, inFlight: null, pending: null, phase: 'idle', lastError: node.fault },
+      allowed: { power: [], lifecycle: [] },
+    };
+  }
+  const state = node.actor.getSnapshot();
+  const c = state.context;
+  const op = c.inFlight;
+  return {
+    ...base,
+    status: c.status,
+    power: {
+      observed: c.observed,
+      desired: c.desired,
+      inFlight: op && { opId: op.opId, action: op.action, origin: op.origin, step: op.step, attempt: op.attempt },
+      pending: c.pending,
+      phase: powerPhase(state),
+      lastError: c.lastError,
+    },
+    allowed: allowedActions(state),
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The host against a real database (PGlite; PostgreSQL too when DATABASE_URL is set) and the
+ * simulated BMC fleet, which records every command and reports overlaps.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { getSnapshot, listOpsByNode, getOp } from '../../src/db/index.ts';
+import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import type { PowerDriver } from '../../src/drivers/types.ts';
+import type { Host } from '../../src/actors/types.ts';
+import { describeEachBackend } from '../support/database.ts';
+import { buildTestHost, until } from '../support/host.ts';
+
+const user = { requestedBy: 'test' };
+const hosts: Host[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.stop();
+});
+
+describeEachBackend('actor host', (t) => {
+  async function started(options: Parameters<typeof buildTestHost>[1] = {}) {
+    const built = buildTestHost(t.db, options);
+    hosts.push(built.host);
+    await built.host.start();
+    return built;
+  }
+
+  it('acknowledges only what is committed: op, desired state and snapshot are in the database (invariant 4)', async () => {
+    const { host } = await started();
+    const node = await host.createNode({ name: `n-${Date.now()}`, driver: 'sim', params: { latencyMs: 50 } }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the first query ends');
+    const answer = await host.requestPower(node.id, 'off', user);
+    expect(answer.result).toBe('accepted');
+    const op = await getOp(t.db, answer.op!.id);
+    expect(op?.state).toMatch(/pending|in_flight/);
+    expect(op?.requestedBy).toBe('test');
+    const snap = await getSnapshot(t.db, node.id);
+    expect(snap?.desired).toBe('off');
+    expect((snap?.snapshot as { context: { inFlight: { opId: string } } }).context.inFlight.opId).toBe(answer.op!.id);
+  });
+
+  it('sends no command before the snapshot naming it is committed (invariant 5)', async () => {
+    const fleet = new SimBmcFleet();
+    const sim = createSimDriver({ fleet });
+    const seen: string[] = [];
+    let db = t.db;
+    // A driver that, when a command reaches it, reads what the database says is in flight.
+    const checking: PowerDriver = {
+      ...sim,
+      async powerOff(target, signal) {
+        const snap = await getSnapshot(db, target.nodeId);
+        const inFlight = (snap?.snapshot as { context: { inFlight: { step: string } | null } }).context.inFlight;
+        seen.push(`off:${inFlight?.step}:${snap?.desired}`);
+        return sim.powerOff(target as never, signal);
+      },
+    } as PowerDriver;
+    db = t.db;
+    const { host } = await started({ fleet, drivers: { sim: checking as never } });
+    const node = await host.createNode({ name: `wal-${Date.now()}`, driver: 'sim', params: {} }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'idle');
+    await host.requestPower(node.id, 'off', user);
+    await until(() => seen.length > 0, 'the off command reached the driver');
+    expect(seen[0]).toBe('off:off:off');
+  });
+
+  it('never runs two commands on one node, nor more than one per BMC, under conflicting requests (invariants 1, 2, 9)', async () => {
+    const fleet = new SimBmcFleet({ bmcLimit: 1 });
+    const { host } = await started({ fleet });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const n = await host.createNode({ name: `c${i}-${Date.now()}`, driver: 'sim', params: { latencyMs: 5, bmc: `chassis-${i % 3}`, seed: i } }, user);
+      ids.push(n.id);
+    }
+    const actions = ['on', 'off', 'cycle', 'soft_off', 'query'] as const;
+    const outcomes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(
+        ids.map(async (id, i) => {
+          await host.lifecycle(id, i % 2 ? 'mark_broken' : 'commission', user).catch(() => {});
+          const a = await host.requestPower(id, actions[(round + i) % actions.length]!, user);
+          outcomes.push(a.result === 'refused' ? a.refusal!.code : a.result);
+        }),
+      );
+    }
+    await until(() => host.listNodes().every((n) => n.power.phase === 'idle'), 'every node is idle', 30_000);
+    const report = fleet.overlaps();
+    expect(report.nodeOverlaps).toBe(0);
+    expect(report.bmcLimitViolations).toBe(0);
+    expect(outcomes).toContain('accepted');
+    expect(outcomes.some((o) => o === 'slots_full' || o === 'not_allowed_in_status' || o === 'coalesced')).toBe(true);
+    for (const id of ids) {
+      const view = host.getNode(id)!;
+      if (view.power.desired !== null && view.power.lastError === null) expect(view.power.observed).toBe(view.power.desired);
+    }
+  });
+
+  it('converges after a crash: a new host verifies the BMC first and never repeats a finished step (invariant 6)', async () => {
+    const fleet = new SimBmcFleet();
+    const first = await started({ fleet });
+    const node = await first.host.createNode({ name: `crash-${Date.now()}`, driver: 'sim', params: { latencyMs: 300 } }, user);
+    await until(() => first.host.getNode(node.id)!.power.phase === 'idle', 'idle');
+    await first.host.requestPower(node.id, 'off', user);
+    await until(() => first.host.getNode(node.id)!.power.phase === 'dispatching', 'off in flight');
+    // "Crash": drop the host without a graceful stop; the sim BMC keeps running and finishes the off.
+    hosts.splice(hosts.indexOf(first.host), 1);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(fleet.power(node.id)).toBe('off');
+    const before = fleet.stats();
+    const second = await started({ fleet, bootQueries: false });
+    await until(() => second.host.getNode(node.id)!.power.phase === 'idle', 'recovered');
+    hosts.push(first.host); // stopped after the test; it plays no part from here
+    const view = second.host.getNode(node.id)!;
+    expect(view.power.observed).toBe('off');
+    expect(view.power.desired).toBe('off');
+    const after = fleet.stats();
+    // Recovery asked the BMC (a query) and sent no second off.
+    expect(JSON.stringify(after)).not.toBe(JSON.stringify(before));
+    const offs = fleet.history(node.id).filter((c) => c.kind === 'off');
+    expect(offs).toHaveLength(1);
+    const ops = await listOpsByNode(t.db, node.id, { limit: 50 });
+    expect(ops.items.find((o) => o.action === 'off')?.state).toBe('succeeded');
+  });
+
+  it('a hung BMC does not delay a node behind another BMC', async () => {
+    const fleet = new SimBmcFleet({ bmcLimit: 1 });
+    const { host } = await started({ fleet });
+    const stuck = await host.createNode({ name: `stuck-${Date.now()}`, driver: 'sim', params: { bmc: 'A', timeoutMs: 5000 } }, user);
+    const fine = await host.createNode({ name: `fine-${Date.now()}`, driver: 'sim', params: { bmc: 'B', latencyMs: 5 } }, user);
+    await until(() => host.listNodes().every((n) => n.power.phase === 'idle'), 'idle');
+    fleet.setFault(stuck.id, { hang: true });
+    await host.requestPower(stuck.id, 'off', user);
+    const t0 = Date.now();
+    await host.requestPower(fine.id, 'off', user);
+    await until(() => host.getNode(fine.id)!.power.observed === 'off', 'the other BMC answered');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(host.getNode(stuck.id)!.power.phase).toBe('dispatching');
+  });
+
+  it('a failed commit answers 503, changes nothing, and recovers when the database is back', async () => {
+    let failing = false;
+    const { commitBatch } = await import('../../src/db/commit-batch.ts');
+    const { host } = await started({
+      commit: async (batch) => {
+        if (failing) throw new Error('connection terminated');
+        return commitBatch(t.db, batch);
+      },
+    });
+    const node = await host.createNode({ name: `dbfail-${Date.now()}`, driver: 'sim', params: {} }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'idle');
+    const before = host.getNode(node.id)!;
+    failing = true;
+    await expect(host.requestPower(node.id, 'off', user)).rejects.toMatchObject({ code: 'database_unavailable' });
+    const after = host.getNode(node.id)!;
+    expect(after.power).toEqual(before.power);
+    expect(host.stats().databaseAvailable).toBe(false);
+    failing = false;
+    await until(() => host.stats().databaseAvailable, 'the database probe succeeded', 5000);
+    const retry = await host.requestPower(node.id, 'off', user);
+    expect(retry.result).toBe('accepted');
+  });
+
+  it('shows a node whose snapshot cannot be restored as faulted, without blocking the others', async () => {
+    const { host, secretKey } = await started();
+    const good = await host.createNode({ name: `good-${Date.now()}`, driver: 'sim', params: {} }, user);
+    const bad = await host.createNode({ name: `bad-${Date.now()}`, driver: 'sim', params: {} }, user);
+    await until(() => host.listNodes().every((n) => n.power.phase === 'idle'), 'idle');
+    await host.stop();
+    hosts.splice(hosts.indexOf(host), 1);
+    await t.db.updateTable('node_snapshots').set({ snapshot: JSON.stringify({ status: 'error', garbage: true }) as never }).where('node_id', '=', bad.id).execute();
+    const second = await started({ secretKey });
+    expect(second.host.getNode(bad.id)!.fault).toMatch(/could not restore/);
+    await expect(second.host.requestPower(bad.id, 'off', user)).rejects.toMatchObject({ code: 'node_faulted' });
+    expect((await second.host.requestPower(good.id, 'off', user)).result).toBe('accepted');
+  });
+});
