@@ -17,6 +17,8 @@ export const ERROR_CATALOGUE = {
   node_busy: { status: 409, message: 'The node has an op in flight or pending.' },
   node_faulted: { status: 409, message: 'The node’s saved state could not be restored.' },
   not_confirmable: { status: 409, message: 'Nothing waits for a confirmation on this node.' },
+  last_admin: { status: 409, message: 'This is the last live admin token; create another admin token before revoking it.' },
+  token_not_found: { status: 404, message: 'No such token.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
   rate_limited: { status: 429, message: 'Too many requests.' },
