@@ -7,7 +7,7 @@ import type { NodeEmitted, NodeEvent, NodeSettings, PowerAction, Reading } from 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export function startNode(settings: Partial<NodeSettings> = {}, snapshot?: Snapshot<unknown>) {
-  const actor = createActor(nodeMachine, snapshot ? { snapshot: snapshot as never } : { input: { settings } });
+  const actor = snapshot ? createActor(nodeMachine, { snapshot: snapshot as never, input: undefined }) : createActor(nodeMachine, { input: { settings } });
   const emitted: NodeEmitted[] = [];
   const commands: Command[] = [];
   actor.on('*', (e) => emitted.push(e as NodeEmitted));

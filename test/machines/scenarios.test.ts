@@ -306,7 +306,7 @@ describe('manual driver (not queryable)', () => {
 
 describe('allowedActions', () => {
   it('reads the gating table and the slots', () => {
-    const fresh = createActor(nodeMachine).start();
+    const fresh = createActor(nodeMachine, { input: undefined }).start();
     expect(allowedActions(fresh.getSnapshot())).toEqual({ power: ['off', 'soft_off', 'query'], lifecycle: ['commission', 'mark_broken'] });
     const node = deployedNode();
     node.power('off');

@@ -43,7 +43,7 @@ describe('model-based exploration of the node chart', () => {
     const fromState = nodeMachine.resolveState({ value: { lifecycle: 'new', power: 'idle' }, context: initialContext({ settings: config.settings }) });
     const run = runs[0]!;
     for (const events of run.paths) {
-      const [path] = getPathsFromEvents(nodeMachine, events as NodeEvent[], { fromState, serializeState: (s) => modelKey(s as never) });
+      const [path] = getPathsFromEvents(nodeMachine as never, events as never, { fromState: fromState as never, serializeState: (s) => modelKey(s as never) });
       expect(path!.steps.length).toBe(events.length + 1);
       // Replaying with a real actor ends in the same abstract state as the graph's path.
       const last = path!.state;
