@@ -15,7 +15,7 @@ import type { Database } from '../db/index.ts';
 import { TokenAuthenticator, installAuth } from './auth.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { loggerOptions } from './logging.ts';
+import { loggerOptions, type LogOptions } from './logging.ts';
 import { chartRoutes } from './routes/chart.ts';
 import { healthRoutes } from './routes/health.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -33,7 +33,7 @@ export interface AppDeps {
   db: Kysely<Database>;
   config: Config;
   /** true/false, or pino options (level etc.); secrets are always redacted. Default: off. */
-  logger?: boolean | { level?: string };
+  logger?: boolean | LogOptions;
   auth?: { openReadOnLocalhost?: boolean };
   /** The metrics the host was given, so both report into one registry. Default: a new set. */
   metrics?: Metrics;

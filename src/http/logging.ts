@@ -27,9 +27,16 @@ export function redactUrlToken(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1***');
 }
 
-export function loggerOptions(base: { level?: string }): NonNullable<FastifyServerOptions['logger']> {
+export interface LogOptions {
+  level?: string;
+  /** Where lines go (default stdout); tests pass a collector. */
+  stream?: { write(line: string): void };
+}
+
+export function loggerOptions(base: LogOptions): NonNullable<FastifyServerOptions['logger']> {
   return {
     level: base.level ?? 'info',
+    ...(base.stream === undefined ? {} : { stream: base.stream }),
     redact: { paths: REDACT_PATHS, censor: '***' },
     serializers: {
       req(request: { method: string; url: string; hostname?: string; ip?: string }) {

@@ -14,6 +14,8 @@ import type { Host, NodeView } from '../../src/actors/types.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createToken, generateToken, migrateToLatest, openDatabase, type DatabaseHandle, type TokenRole } from '../../src/db/index.ts';
 import { createManualDriver } from '../../src/drivers/manual.ts';
+import { createRedfishDriver } from '../../src/drivers/redfish.ts';
+import { createWebhookDriver } from '../../src/drivers/webhook.ts';
 import { SimBmcFleet, createSimDriver } from '../../src/drivers/sim/index.ts';
 import { buildApp, type AppDeps } from '../../src/http/app.ts';
 import { createMetrics, type Metrics } from '../../src/http/metrics.ts';
@@ -43,6 +45,8 @@ export interface HttpStackOptions {
   auth?: AppDeps['auth'];
   stream?: AppDeps['stream'];
   uiRoot?: string;
+  /** Collects the app's log lines (level debug) when given. */
+  logLines?: string[];
 }
 
 const TEST_KEY = 'a'.repeat(64);
@@ -55,7 +59,12 @@ export async function startHttpStack(options: HttpStackOptions = {}): Promise<Ht
   const metrics = createMetrics({ defaultMetrics: false });
   const host = createHost({
     db: handle.db,
-    drivers: { sim: createSimDriver({ fleet }), manual: createManualDriver() },
+    drivers: {
+      sim: createSimDriver({ fleet }),
+      manual: createManualDriver(),
+      redfish: createRedfishDriver({ requestTimeoutMs: 500 }),
+      webhook: createWebhookDriver(),
+    },
     config,
     secretKey: await loadSecretKey({ secretKey: TEST_KEY, dataDir: '' }),
     hooks: metrics.hostHooks(),
@@ -64,6 +73,8 @@ export async function startHttpStack(options: HttpStackOptions = {}): Promise<Ht
   const deps: AppDeps = { host, db: handle.db, config, metrics };
   if (options.auth !== undefined) deps.auth = options.auth;
   if (options.stream !== undefined) deps.stream = options.stream;
+  const lines = options.logLines;
+  if (lines !== undefined) deps.logger = { level: 'debug', stream: { write: (line: string) => void lines.push(line) } };
   deps.uiRoot = options.uiRoot ?? '/nonexistent-switchboard-ui';
   const app = await buildApp(deps);
   await app.ready();
