@@ -116,8 +116,8 @@ describeEachBackend('actor host', (t) => {
     expect(JSON.stringify(after)).not.toBe(JSON.stringify(before));
     const offs = fleet.history(node.id).filter((c) => c.kind === 'off');
     expect(offs).toHaveLength(1);
-    const ops = await listOpsByNode(t.db, node.id, { limit: 50 });
-    expect(ops.items.find((o) => o.action === 'off')?.state).toBe('succeeded');
+    // The view is in memory; the commit of the recovery lands a batch window later.
+    await until(async () => (await listOpsByNode(t.db, node.id, { limit: 50 })).items.find((o) => o.action === 'off')?.state === 'succeeded', 'the off op is committed as succeeded');
   });
 
   it('a hung BMC does not delay a node behind another BMC', async () => {
