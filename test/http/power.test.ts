@@ -35,7 +35,7 @@ describe('POST /api/v1/nodes/:id/power', () => {
       const r = await t.app.inject({ method: 'GET', url: `/api/v1/ops/${op.id}`, headers: t.auth('viewer') });
       return r.json().state === 'succeeded' ? r.json() : undefined;
     });
-    expect(done.finishedAt).not.toBeNull();
+    expect(done?.finishedAt).not.toBeNull();
   });
 
   it('200 coalesced: a repeat of the op in flight returns that op', async () => {
