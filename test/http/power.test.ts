@@ -33,9 +33,10 @@ describe('POST /api/v1/nodes/:id/power', () => {
     expect(read.json().id).toBe(op.id);
     const done = await eventually(async () => {
       const r = await t.app.inject({ method: 'GET', url: `/api/v1/ops/${op.id}`, headers: t.auth('viewer') });
-      return r.json().state === 'succeeded' ? r.json() : undefined;
+      const body = r.json() as { state: string; finishedAt: string | null };
+      return body.state === 'succeeded' ? body : undefined;
     });
-    expect(done?.finishedAt).not.toBeNull();
+    expect(done.finishedAt).not.toBeNull();
   });
 
   it('200 coalesced: a repeat of the op in flight returns that op', async () => {
