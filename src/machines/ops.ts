@@ -13,6 +13,7 @@ import type {
   Origin,
   PowerAction,
   Reading,
+  Refusal,
   RequestOrigin,
   Step,
   StepFailure,
@@ -86,27 +87,21 @@ function coalesce(tx: Tx, requestId: string, name: PowerAction, opId: string, at
   tx.emit({ type: 'request', at, requestId, kind: 'power', name, result: 'coalesced', opId });
 }
 
+function refusePower(tx: Tx, req: { opId: string; action: PowerAction; at: number }, refusal: Refusal): void {
+  tx.emit({ type: 'request', at: req.at, requestId: req.opId, kind: 'power', name: req.action, result: 'refused', opId: null, refusal });
+}
+
 /** A POWER request of origin user, sync or recovery (invariants 2, 3 and 7). */
 export function requestPower(tx: Tx, req: { opId: string; action: PowerAction; origin: RequestOrigin; at: number }): void {
   const { ctx } = tx;
   const { opId, action, origin, at } = req;
   if (origin === 'user' && !powerAllowedIn(ctx.status, action)) {
-    tx.emit({
-      type: 'request',
-      at,
-      requestId: opId,
-      kind: 'power',
-      name: action,
-      result: 'refused',
-      opId: null,
-      refusal: {
-        code: 'not_allowed_in_status',
-        status: ctx.status,
-        allowedIn: statusesAllowingPower(action),
-        message: powerRefusalMessage(ctx.status, action),
-      },
+    return refusePower(tx, req, {
+      code: 'not_allowed_in_status',
+      status: ctx.status,
+      allowedIn: statusesAllowingPower(action),
+      message: powerRefusalMessage(ctx.status, action),
     });
-    return;
   }
   const { inFlight, pending } = ctx;
   if (action === 'query' && inFlight) return coalesce(tx, opId, action, inFlight.opId, at);
@@ -115,21 +110,11 @@ export function requestPower(tx: Tx, req: { opId: string; action: PowerAction; o
     return coalesce(tx, opId, action, inFlight.opId, at);
   }
   if (inFlight && pending && !inBackoff(ctx)) {
-    tx.emit({
-      type: 'request',
-      at,
-      requestId: opId,
-      kind: 'power',
-      name: action,
-      result: 'refused',
-      opId: null,
-      refusal: {
-        code: 'slots_full',
-        status: ctx.status,
-        message: `node already has ${inFlight.action.replace('_', ' ')} in flight and ${pending.action.replace('_', ' ')} pending; wait for one to finish, then retry`,
-      },
+    return refusePower(tx, req, {
+      code: 'slots_full',
+      status: ctx.status,
+      message: `node already has ${inFlight.action.replace('_', ' ')} in flight and ${pending.action.replace('_', ' ')} pending; wait for one to finish, then retry`,
     });
-    return;
   }
   // A newer request supersedes an op waiting in backoff: no command is in flight then.
   if (inFlight && inBackoff(ctx)) {
