@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   not_confirmable: { status: 409, message: 'Nothing waits for a confirmation on this node.' },
   last_admin: { status: 409, message: 'This is the last live admin token; create another admin token before revoking it.' },
   token_not_found: { status: 404, message: 'No such token.' },
+  upgrade_required: { status: 426, message: 'This is a WebSocket endpoint: connect with a WebSocket client.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
   rate_limited: { status: 429, message: 'Too many requests.' },

@@ -13,7 +13,7 @@ import type { Host } from '../actors/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/index.ts';
 import { TokenAuthenticator, installAuth } from './auth.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loggerOptions, type LogOptions } from './logging.ts';
 import { chartRoutes } from './routes/chart.ts';
@@ -49,6 +49,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     routerOptions: { maxParamLength: 500 },
     trustProxy: false,
+    // Router-level refusals (bad URL encoding, a too-long param) go through the one error format too.
+    frameworkErrors: (err, _request, reply) => {
+      void sendError(reply, toAppError(err));
+    },
   };
   if (deps.logger !== undefined && deps.logger !== false) {
     options.logger = loggerOptions(deps.logger === true ? {} : deps.logger);

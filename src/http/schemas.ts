@@ -32,7 +32,9 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 const DateTime = Type.String({ format: 'date-time' });
 
 /** A node's id or its name. */
-export const NodeRef = Type.String({ minLength: 1, maxLength: 255 });
+/** No control characters: they are never part of an id or name, and PostgreSQL refuses NUL. */
+const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
+export const NodeRef = Type.String({ minLength: 1, maxLength: 255, pattern: PRINTABLE });
 export const NodeRefParams = Type.Object({ id: NodeRef }, { additionalProperties: false });
 
 export const ErrorBody = Type.Object(
@@ -176,11 +178,11 @@ export const TokenSchema = Type.Object({
 });
 
 export const CreateTokenBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 100 }), role: RoleSchema },
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: PRINTABLE }), role: RoleSchema },
   { additionalProperties: false },
 );
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255, pattern: PRINTABLE }) }, { additionalProperties: false });
 
 /** Error replies a route documents; the one error handler produces them. */
 export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {

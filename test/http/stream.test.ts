@@ -79,6 +79,12 @@ describe('GET /api/v1/stream', () => {
     }
   });
 
+  it('426 upgrade_required for a plain GET', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/stream', headers: t.auth('viewer') });
+    expect(res.statusCode).toBe(426);
+    expect(res.json().error.code).toBe('upgrade_required');
+  });
+
   it('a client that does not read gets a bounded number of messages while many changes happen', async () => {
     const s = await startHttpStack({ stream: { highWaterBytes: 1, flushIntervalMs: 20 } });
     try {

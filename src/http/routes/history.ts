@@ -4,19 +4,12 @@ import type { Kysely } from 'kysely';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Host } from '../../actors/types.ts';
 import { AppError } from '../../errors.ts';
+import { fromDb } from '../db-errors.ts';
 import { getOp, listEventsByNode, listOpsByNode, type Database } from '../../db/index.ts';
 import { resolveNode } from '../resolve.ts';
 import { eventView, opView } from '../views.ts';
 import { EventSchema, IdParams, NodeRefParams, OpSchema, PageQuery, errors, page } from '../schemas.ts';
 
-async function fromDb<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof AppError || (err as Error).name === 'InvalidPageRequestError') throw err;
-    throw new AppError('database_unavailable', undefined, undefined, { cause: err });
-  }
-}
 
 export function historyRoutes(app: FastifyInstance, deps: { host: Host; db: Kysely<Database> }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -51,6 +51,10 @@ export function streamRoutes(
           if (deps.host.findNode(part) === undefined) throw new AppError('node_not_found', `No node "${part.slice(0, 255)}".`);
         }
       },
+      // After validation, so a bad query is a 400 before it is a 426.
+      preHandler: async (request) => {
+        if (!request.ws) throw new AppError('upgrade_required');
+      },
       schema: {
         summary: 'Live fleet changes (WebSocket)',
         description:
@@ -58,7 +62,7 @@ export function streamRoutes(
           'then {type:"change", node, events} per committed change, coalesced per node when the client falls behind.',
         tags: ['stream'],
         querystring: StreamQuery,
-        response: errors(404),
+        response: errors(404, 426),
       },
     },
     (socket, request) => {

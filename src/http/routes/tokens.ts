@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../errors.ts';
+import { fromDb } from '../db-errors.ts';
 import {
   countActiveAdmins, createToken, generateToken, inTransaction, listTokens, revokeToken, type Database,
 } from '../../db/index.ts';
@@ -11,14 +12,6 @@ import type { TokenAuthenticator } from '../auth.ts';
 import { tokenView } from '../views.ts';
 import { CreateTokenBody, IdParams, TokenSchema, errors } from '../schemas.ts';
 
-async function fromDb<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new AppError('database_unavailable', undefined, undefined, { cause: err });
-  }
-}
 
 export function tokenRoutes(app: FastifyInstance, deps: { db: Kysely<Database>; authenticator: TokenAuthenticator }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
