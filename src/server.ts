@@ -10,15 +10,12 @@ import type { Host } from './actors/types.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { countActiveAdmins, createToken, generateToken, migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.ts';
 import { seedDemo } from './demo.ts';
-import { createIpmiDriver } from './drivers/ipmi.ts';
-import { createManualDriver } from './drivers/manual.ts';
-import { createRedfishDriver } from './drivers/redfish.ts';
-import { SimBmcFleet, createSimDriver } from './drivers/sim/index.ts';
-import { createVirshDriver } from './drivers/virsh.ts';
-import { createWebhookDriver } from './drivers/webhook.ts';
+import { createDriverRegistry } from './drivers/registry.ts';
+import { SimBmcFleet } from './drivers/sim/index.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
-import { loadSecretKey } from './secrets.ts';
+import { SECRET_KEY_VARIABLE, loadSecretKey } from './secrets.ts';
+import { assertSecretKeyMatchesData } from './secret-key-check.ts';
 
 /** `--demo N` from the command line, else the configured number. */
 function demoNodes(argv: readonly string[], config: Config): number {
@@ -47,12 +44,22 @@ async function ensureFirstAdminToken(handle: DatabaseHandle, port: number): Prom
 async function main(): Promise<void> {
   const config = loadConfig();
   const demo = demoNodes(process.argv.slice(2), config);
+  if (config.databaseUrl !== undefined && config.secretKey === undefined) {
+    // A key file is per machine; instances sharing one PostgreSQL must share one key.
+    throw new ConfigError(
+      SECRET_KEY_VARIABLE,
+      'must be set when DATABASE_URL is set: every instance using the database needs the same key to read ' +
+        'driver secrets. Generate one once (`openssl rand -hex 32`) and give it to every instance.',
+    );
+  }
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrateToLatest(handle.db);
   const secretKey = await loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir });
+  await assertSecretKeyMatchesData(handle.db, secretKey);
 
   // ---- Integration point: drivers and the actor host. ----
   const simFleet = new SimBmcFleet();
+  const drivers = createDriverRegistry({ sim: { fleet: simFleet } });
   const metrics = createMetrics();
   // The host logs through the app's logger, which exists only once the app is built.
   const ref: { app?: FastifyInstance } = {};
@@ -63,14 +70,7 @@ async function main(): Promise<void> {
   };
   const host: Host = createHost({
     db: handle.db,
-    drivers: {
-      sim: createSimDriver({ fleet: simFleet }),
-      ipmi: createIpmiDriver(),
-      redfish: createRedfishDriver(),
-      virsh: createVirshDriver(),
-      webhook: createWebhookDriver(),
-      manual: createManualDriver(),
-    },
+    drivers: drivers.drivers,
     config,
     secretKey,
     logger: hostLog,
@@ -95,6 +95,7 @@ async function main(): Promise<void> {
     try {
       await app.close();
       await host.stop();
+      await drivers.close();
     } finally {
       await handle.close();
     }
