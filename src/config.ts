@@ -101,3 +101,22 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** Settings of the `switchboard` command-line client; its flags (--url, --token) override them. */
+export interface CliSettings {
+  /** Base URL of the server, without a trailing slash. */
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+export function loadCliSettings(env: Env = process.env): CliSettings {
+  const url = str(env, 'SWITCHBOARD_URL', 'http://127.0.0.1:3000');
+  if (!/^https?:\/\/[^\s/]+/.test(url) || !URL.canParse(url)) {
+    throw new ConfigError('SWITCHBOARD_URL', `expected an http:// or https:// URL such as http://127.0.0.1:3000, got "${url}"`);
+  }
+  const token = optional(env, 'SWITCHBOARD_TOKEN');
+  if (token !== undefined && !/^[\x21-\x7e]{1,512}$/.test(token)) {
+    throw new ConfigError('SWITCHBOARD_TOKEN', 'expected the token printed by the server or by "switchboard token create" (printable, no spaces)');
+  }
+  return Object.freeze({ url: url.replace(/\/+$/, ''), token });
+}
