@@ -1,5 +1,4 @@
 /** `switchboard watch [NODE...]`: a live tail of the change stream, one line per node change. */
-import { WebSocket } from 'undici';
 import type { NodeView } from '../../actors/types.ts';
 import { COMMON_HELP, parseCommand, uniqueNodes } from '../args.ts';
 import type { CliContext } from '../context.ts';
@@ -58,8 +57,10 @@ function timeOf(iso: string | undefined): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-function follow(ctx: CliContext, nodes: readonly string[]): Promise<ExitCode> {
+async function follow(ctx: CliContext, nodes: readonly string[]): Promise<ExitCode> {
   const { out, client } = ctx;
+  // Loaded here: undici is large, and only watch needs a WebSocket (Node 20 has no global one).
+  const { WebSocket } = await import('undici');
   const headers: Record<string, string> = client.token === undefined ? {} : { authorization: `Bearer ${client.token}` };
   const socket = new WebSocket(streamUrl(client.baseUrl, nodes), { headers });
   return new Promise<ExitCode>((resolve, reject) => {
