@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { createHost } from '../../src/actors/host.ts';
+import { createHost, type DriverRegistry } from '../../src/actors/host.ts';
 import type { Host, NodeView } from '../../src/actors/types.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createToken, generateToken, migrateToLatest, openDatabase, type DatabaseHandle, type TokenRole } from '../../src/db/index.ts';
@@ -47,6 +47,8 @@ export interface HttpStackOptions {
   uiRoot?: string;
   /** Collects the app's log lines (level debug) when given. */
   logLines?: string[];
+  /** Replaces the default drivers (sim on `fleet`, manual, redfish, webhook). */
+  drivers?: DriverRegistry;
 }
 
 const TEST_KEY = 'a'.repeat(64);
@@ -59,7 +61,7 @@ export async function startHttpStack(options: HttpStackOptions = {}): Promise<Ht
   const metrics = createMetrics({ defaultMetrics: false });
   const host = createHost({
     db: handle.db,
-    drivers: {
+    drivers: options.drivers ?? {
       sim: createSimDriver({ fleet }),
       manual: createManualDriver(),
       redfish: createRedfishDriver({ requestTimeoutMs: 500 }),
