@@ -1,0 +1,159 @@
+/**
+ * The web UI in real Chromium (Debian's /usr/bin/chromium via playwright-core) against the real
+ * stack listening on a loopback port: live row updates without reload, a token pasted as a
+ * person would, a slots_full refusal explained in words, bulk progress to 100 %, and the
+ * statechart with the node's current states highlighted live. Screenshots go to test-results/.
+ */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startHttpStack, type HttpStack } from '../support/http.ts';
+import { buildFleet, type TestFleet } from './fleet.ts';
+
+const UI_ROOT = fileURLToPath(new URL('../../src/http/ui/', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const FLEET_SIZE = 120;
+
+let t: HttpStack;
+let fleet: TestFleet;
+let browser: Browser;
+let page: Page;
+let base: string;
+
+beforeAll(async () => {
+  mkdirSync(RESULTS, { recursive: true });
+  t = await startHttpStack({ auth: { openReadOnLocalhost: true }, uiRoot: UI_ROOT });
+  fleet = await buildFleet(t, FLEET_SIZE);
+  base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(10_000);
+}, 60_000);
+
+afterAll(async () => {
+  await page?.screenshot({ path: `${RESULTS}ui-last.png` }).catch(() => undefined);
+  await browser?.close();
+  await t?.close();
+});
+
+const row = (id: string) => `tr.row[data-id="${id}"]`;
+
+/** In-page conditions as source text: this test compiles without the DOM library. */
+const textOf = (selector: string) => `(document.querySelector(${JSON.stringify(selector)})?.textContent ?? '')`;
+const waitText = (selector: string, text: string) => page.waitForFunction(`${textOf(selector)} === ${JSON.stringify(text)}`);
+const waitTextIncludes = (selector: string, text: string) => page.waitForFunction(`${textOf(selector)}.includes(${JSON.stringify(text)})`);
+
+async function operatorToken(): Promise<string> {
+  const res = await t.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: t.auth('admin'), payload: { name: 'ui-test-operator', role: 'operator' } });
+  expect(res.statusCode).toBe(201);
+  return (res.json() as { token: string }).token;
+}
+
+async function powerViaApi(id: string, action: string): Promise<number> {
+  const res = await t.app.inject({ method: 'POST', url: `/api/v1/nodes/${id}/power`, headers: t.auth('operator'), payload: { action } });
+  return res.statusCode;
+}
+
+describe('web UI in Chromium', () => {
+  test('fleet table, token, live power off, refusals, bulk progress and the statechart', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+
+    await page.goto(base);
+    await page.waitForSelector('#conn[data-state="live"]');
+    await page.waitForSelector(row(fleet.target.id));
+    expect(await page.locator('#fleet-counts').textContent()).toContain(`${FLEET_SIZE + 2} nodes`);
+    // Only the rows in view exist: the table is virtualised.
+    expect(await page.locator('tr.row').count()).toBeLessThan(FLEET_SIZE);
+    await page.evaluate('window.loadMarker = 42');
+
+    // Without a token an action is refused, and the page says what to do.
+    const offButton = page.locator(`${row(fleet.target.id)} button[data-action="off"]`);
+    await offButton.click();
+    const needToken = page.locator('.notice-error[data-code="unauthorized"]').first();
+    await needToken.waitFor();
+    expect(await needToken.textContent()).toMatch(/operator token/);
+    await needToken.locator('.notice-close').click();
+    expect(t.host.getNode(fleet.target.id)?.power.desired).toBeNull();
+
+    // A person pastes an operator token.
+    await page.click('#token-button');
+    await page.fill('#token-input', await operatorToken());
+    await page.click('#token-save');
+    await waitTextIncludes('#token-button', 'operator');
+    expect(await page.evaluate('localStorage.getItem("switchboard.token")')).toMatch(/.+/);
+    await page.click('#token-button');
+
+    // Power off through the row's button: the row goes through in-flight and ends observed off, live.
+    const observed = page.locator(`${row(fleet.target.id)} .c-observed .pill`);
+    expect(await observed.textContent()).toBe('on');
+    await offButton.click();
+    await page.waitForFunction(`${textOf(`${row(fleet.target.id)} .c-inflight .pill`)} !== ''`);
+    await waitText(`${row(fleet.target.id)} .c-observed .pill`, 'off');
+    expect(await page.locator(`${row(fleet.target.id)} .c-desired`).textContent()).toBe('off');
+    expect(await page.evaluate('window.loadMarker')).toBe(42);
+    expect(t.host.getNode(fleet.target.id)?.power.observed).toBe('off');
+
+    // Fill the slow node's two slots through the API; its Off button turns off and says why.
+    expect(await powerViaApi(fleet.slow.id, 'off')).toBe(202);
+    expect(await powerViaApi(fleet.slow.id, 'soft_off')).toBe(202);
+    const slowOff = page.locator(`${row(fleet.slow.id)} button[data-action="off"]`);
+    await page.fill('#fleet-filter', 'slow');
+    await page.waitForSelector(`${row(fleet.slow.id)} button[data-action="off"]:disabled`);
+    expect(await slowOff.getAttribute('title')).toMatch(/Both slots taken/);
+
+    // A bulk off that includes it: that node is refused with slots_full, in words, with the next step.
+    await page.check(`${row(fleet.slow.id)} .row-check`);
+    await page.fill('#fleet-filter', 'r01-');
+    await page.waitForSelector(`tr.row[data-id="${fleet.nodes[2]!.id}"]`);
+    await page.check(`${row(fleet.nodes[2]!.id)} .row-check`);
+    await page.check(`${row(fleet.nodes[3]!.id)} .row-check`);
+    expect(await page.locator('#selection-count').textContent()).toBe('3 selected');
+    await page.click('button[data-bulk-action="off"]');
+    await page.waitForSelector('#bulk-progress[aria-valuenow="100"]');
+    const report = page.locator('#bulk-report .report-group[data-code="slots_full"]');
+    await report.waitFor();
+    const reportText = await report.textContent();
+    expect(reportText).toContain('slow-01');
+    expect(reportText).toContain('wait for one to finish');
+    expect(reportText).toMatch(/Wait for the in-flight op to finish, then retry/);
+    expect(await page.locator('#bulk-summary').textContent()).toMatch(/3\/3 sent · 2 accepted · 1 refused/);
+
+    // Bulk over the whole fleet in chunks: the bar reaches 100 % and every node is answered.
+    await page.click('button:text("Clear")');
+    await page.fill('#fleet-filter', '');
+    await page.selectOption('#status-filter', 'new');
+    await waitTextIncludes('#fleet-counts', 'shown');
+    await page.check('#select-all');
+    const selected = Number((await page.locator('#selection-count').textContent())?.split(' ')[0]);
+    expect(selected).toBeGreaterThan(50);
+    await page.click('button[data-bulk-action="query"]');
+    await page.waitForSelector('#bulk-progress[aria-valuenow="100"][data-state]:not([data-state="running"])');
+    expect(await page.locator('#bulk-summary').textContent()).toContain(`${selected}/${selected} sent`);
+    await page.selectOption('#status-filter', '');
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: `${RESULTS}ui-fleet.png` });
+
+    // The node page: history, then the statechart with its current states, highlighted live.
+    await page.click(`${row(fleet.target.id)} .c-name a`);
+    await page.waitForSelector('#node-head h1');
+    await page.locator('#event-timeline .tl-item[data-kind="observed_changed"]').first().waitFor();
+    await page.locator('#ops-table tr[data-state="succeeded"]').first().waitFor();
+    await page.click('#tab-chart');
+    const canvas = page.locator('#chart-canvas');
+    await page.waitForSelector('#chart-canvas[data-current~="node.lifecycle.new"][data-current~="node.power.idle"]');
+    expect(await page.locator('#chart-canvas g.node.is-current title').allTextContents()).toEqual(
+      expect.arrayContaining(['node.lifecycle.new', 'node.power.idle']));
+    expect(await powerViaApi(fleet.target.id, 'soft_off')).toBe(202);
+    await page.waitForSelector('#chart-canvas[data-current~="node.power.dispatching"]');
+    await page.waitForSelector('#chart-canvas[data-current~="node.power.idle"]');
+    await page.locator('#event-timeline').count();
+    await page.screenshot({ path: `${RESULTS}ui-statechart.png` });
+    expect(await canvas.getAttribute('data-current')).toContain('node.lifecycle.new');
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
