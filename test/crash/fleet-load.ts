@@ -12,13 +12,13 @@ const caller = { requestedBy: 'fault-test' };
 const POWER: readonly PowerAction[] = ['on', 'off', 'cycle', 'soft_off'];
 const LIFECYCLE: readonly LifecycleEventType[] = ['commission', 'commissioning_done', 'allocate', 'deploy', 'deploy_done', 'release', 'abort', 'mark_broken', 'mark_fixed'];
 
-export async function createFleet(host: Host, count: number, options: { nodesPerBmc: number; latencyMs: number; prefix: string; bmcOf?: (i: number) => string; timeoutMs?: number }): Promise<string[]> {
+export async function createFleet(host: Host, count: number, options: { nodesPerBmc: number; latencyMs: number; prefix: string; bmcOf?: (i: number) => string; timeoutMs?: number; initialPower?: 'on' | 'off' }): Promise<string[]> {
   const ids: string[] = [];
   for (let at = 0; at < count; at += 25) {
     const batch = await Promise.all(Array.from({ length: Math.min(25, count - at) }, (_, k) => at + k).map((i) => host.createNode({
       name: `${options.prefix}-${i}`,
       driver: 'sim',
-      params: { bmc: options.bmcOf?.(i) ?? `${options.prefix}-bmc-${Math.floor(i / options.nodesPerBmc)}`, latencyMs: options.latencyMs, seed: i, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) },
+      params: { bmc: options.bmcOf?.(i) ?? `${options.prefix}-bmc-${Math.floor(i / options.nodesPerBmc)}`, latencyMs: options.latencyMs, seed: i, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}), ...(options.initialPower ? { initialPower: options.initialPower } : {}) },
     }, caller)));
     ids.push(...batch.map((n) => n.id));
   }
