@@ -7,7 +7,6 @@
  */
 import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Host } from '../../src/actors/types.ts';
 import type { DatabaseHandle } from '../../src/db/connect.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { SimBmcFleet } from '../../src/drivers/sim/index.ts';
@@ -83,7 +82,6 @@ describe.each([crashBackend()])('database outage under load [%s]', (backend) => 
   it(`fails requests cleanly while it is down, reconnects by itself, and loses nothing acknowledged (${OUTAGES} outages)`, async () => {
     const fleet = new SimBmcFleet({ bmcLimit: 1 });
     const { host } = buildTestHost(db, { fleet });
-    let started: Host | null = host;
     try {
       await host.start();
       const ids = await createFleet(host, NODES, { nodesPerBmc: 4, latencyMs: 3, prefix: 'outage' });
@@ -135,8 +133,7 @@ describe.each([crashBackend()])('database outage under load [%s]', (backend) => 
       const open = await db.selectFrom('power_ops').select(['id', 'state']).where('state', 'in', ['pending', 'in_flight']).execute();
       expect(open).toEqual([]);
     } finally {
-      await started?.stop();
-      started = null;
+      await host.stop();
     }
   }, 90_000);
 });

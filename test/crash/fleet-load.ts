@@ -79,14 +79,14 @@ export function startLoad(host: Host, ids: readonly string[], options: { perSeco
 export async function waitIdle(host: Host, timeoutMs: number, ids?: readonly string[]): Promise<number> {
   const began = Date.now();
   let streak = 0;
+  const watched = () => (ids ? ids.map((id) => host.getNode(id)!) : host.listNodes());
   while (streak < 2) {
     if (Date.now() - began > timeoutMs) {
-      const busy = host.listNodes().filter((n) => n.power.phase !== 'idle').slice(0, 3).map((n) => `${n.name}:${n.power.phase}`);
+      const busy = watched().filter((n) => n.power.phase !== 'idle').slice(0, 3).map((n) => `${n.name}:${n.power.phase}`);
       throw new Error(`the fleet did not settle within ${timeoutMs} ms (still busy: ${busy.join(', ')})`);
     }
     await new Promise((r) => setTimeout(r, 25));
-    const nodes = ids ? ids.map((id) => host.getNode(id)!) : host.listNodes();
-    streak = nodes.every((n) => n.power.phase === 'idle' && n.power.inFlight === null && n.power.pending === null) ? streak + 1 : 0;
+    streak = watched().every((n) => n.power.phase === 'idle' && n.power.inFlight === null && n.power.pending === null) ? streak + 1 : 0;
   }
   return Date.now() - began;
 }
