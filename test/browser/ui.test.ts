@@ -122,10 +122,12 @@ describe('web UI in Chromium', () => {
     expect(reportText).toContain('wait for one to finish');
     expect(reportText).toMatch(/Wait for the in-flight op to finish, then retry/);
     expect(await page.locator('#bulk-summary').textContent()).toMatch(/3\/3 sent · 2 accepted · 1 refused/);
+    await page.fill('#fleet-filter', '');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${RESULTS}ui-fleet.png` });
 
     // Bulk over the whole fleet in chunks: the bar reaches 100 % and every node is answered.
     await page.click('button:text("Clear")');
-    await page.fill('#fleet-filter', '');
     await page.selectOption('#status-filter', 'new');
     await waitTextIncludes('#fleet-counts', 'shown');
     await page.check('#select-all');
@@ -135,8 +137,6 @@ describe('web UI in Chromium', () => {
     await page.waitForSelector('#bulk-progress[aria-valuenow="100"][data-state]:not([data-state="running"])');
     expect(await page.locator('#bulk-summary').textContent()).toContain(`${selected}/${selected} sent`);
     await page.selectOption('#status-filter', '');
-    await page.waitForTimeout(400);
-    await page.screenshot({ path: `${RESULTS}ui-fleet.png` });
 
     // The node page: history, then the statechart with its current states, highlighted live.
     await page.click(`${row(fleet.target.id)} .c-name a`);
@@ -151,9 +151,20 @@ describe('web UI in Chromium', () => {
     expect(await powerViaApi(fleet.target.id, 'soft_off')).toBe(202);
     await page.waitForSelector('#chart-canvas[data-current~="node.power.dispatching"]');
     await page.waitForSelector('#chart-canvas[data-current~="node.power.idle"]');
-    await page.locator('#event-timeline').count();
     await page.screenshot({ path: `${RESULTS}ui-statechart.png` });
     expect(await canvas.getAttribute('data-current')).toContain('node.lifecycle.new');
+
+    // Back to the history: the soft off just sent is in the timeline and the ops table, live.
+    await page.click('#tab-history');
+    await page.locator('#ops-table tr[data-state="succeeded"]').nth(1).waitFor();
+    await page.locator('#event-timeline .tl-item[data-kind="op_succeeded"]').nth(1).waitFor();
+    await page.screenshot({ path: `${RESULTS}ui-node.png` });
+
+    // The statechart page on its own: the chart and the gating table, nothing highlighted.
+    await page.click('.nav a[data-route="chart"]');
+    await page.waitForSelector('#chart-canvas svg g.node');
+    await page.waitForSelector('.gating-table td.yes');
+    expect(await page.locator('#chart-canvas g.node.is-current').count()).toBe(0);
     expect(errors).toEqual([]);
   }, 60_000);
 });

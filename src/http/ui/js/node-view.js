@@ -16,7 +16,7 @@ function findNode(ref) {
 }
 
 function field(label, value, cls = '') {
-  return h('div', { class: `field ${cls}` }, h('div', { class: 'field-label' }, label), h('div', { class: 'field-value' }, value));
+  return h('div', { class: `field ${cls}` }, h('div', { class: 'field-label' }, label), h('div', { class: 'field-value', title: typeof value === 'string' ? value : undefined }, value));
 }
 
 export function mountNode(root, ref, tab) {
@@ -79,8 +79,8 @@ export function mountNode(root, ref, tab) {
         field('Drift policy', node.driftPolicy),
         field('Soft off escalates', node.softOffEscalate ? 'yes' : 'no'),
         field('Updated', h('span', { title: dateTime(node.updatedAt) }, ago(node.updatedAt))),
-        field('Id', h('code', {}, node.id)),
-        field('Last error', node.fault ?? p.lastError ?? '—', node.fault || p.lastError ? 'is-error wide' : 'wide')),
+        field('Id', h('code', { title: node.id }, node.id)),
+        field('Last error', node.fault ?? p.lastError ?? '—', node.fault || p.lastError ? 'is-error wide' : '')),
       h('div', { class: 'actions' },
         h('div', { class: 'action-row' }, h('span', { class: 'action-label' }, 'Power:'), h('div', { class: 'btn-group' }, powerButtons)),
         h('div', { class: 'action-row' }, h('span', { class: 'action-label' }, 'Lifecycle:'),
