@@ -94,7 +94,8 @@ async function follow(ctx: CliContext, nodes: readonly string[]): Promise<ExitCo
         return;
       }
       const n = parsed.node;
-      const what = parsed.deleted === true ? 'node deleted' : describeEvents(parsed.events);
+      // A change without history entries is a step of the power region (e.g. polling the BMC).
+      const what = parsed.deleted === true ? 'node deleted' : parsed.events.length === 0 ? `phase ${n.power.phase}` : describeEvents(parsed.events);
       const row = [timeOf(parsed.events[parsed.events.length - 1]?.at), n.name, n.status, `${n.power.observed}/${n.power.desired ?? '-'}`, what];
       out.line(row.join('  '));
     });
