@@ -1,9 +1,9 @@
 /** `switchboard power ACTION NODE...`: one bulk request per chunk of nodes, per-node results, exit codes. */
 import { POWER_ACTIONS, type PowerAction } from '../../machines/types.ts';
 import { COMMON_HELP, intOf, parseCommand, stringOf, uniqueNodes } from '../args.ts';
-import type { ApiReply } from '../client.ts';
+import type { ApiClient, ApiReply } from '../client.ts';
 import { contextOf, requireToken } from '../context.ts';
-import { UsageError } from '../errors.ts';
+import { ApiError, CliError, UsageError } from '../errors.ts';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.ts';
 import { WAIT_HELP, WAIT_OPTIONS, finishRun } from '../finish.ts';
 import { mapLimit } from '../pool.ts';
@@ -43,6 +43,26 @@ interface BulkReply {
   results: { node: string; status: number; op?: NodeResult['op']; error?: NodeResult['error'] }[];
 }
 
+/**
+ * One bulk request. A failure that is about the whole command (bad request, token) is thrown;
+ * any other (server error, lost connection) becomes this chunk's result, so the nodes of the
+ * chunks that did go through are still reported.
+ */
+async function postChunk(client: ApiClient, nodes: string[], action: PowerAction): Promise<BulkReply | ApiError | CliError> {
+  try {
+    return await client.post<BulkReply>('/api/v1/power', { nodes, action });
+  } catch (err) {
+    if (err instanceof ApiError && ![400, 401, 403, 413, 415].includes(err.status)) return err;
+    if (err instanceof CliError && !(err instanceof UsageError)) return err;
+    throw err;
+  }
+}
+
+function chunkFailure(node: string, err: ApiError | CliError): NodeResult {
+  if (err instanceof ApiError) return { node, outcome: 'error', status: err.status, error: { code: err.code, message: err.message } };
+  return { node, outcome: 'error', status: 0, error: { code: 'unreachable', message: err.message } };
+}
+
 export async function powerCommand(args: readonly string[]): Promise<ExitCode> {
   const { values, positionals } = parseCommand(args, WAIT_OPTIONS, POWER_USAGE);
   if (values.help === true) {
@@ -62,11 +82,18 @@ export async function powerCommand(args: readonly string[]): Promise<ExitCode> {
   const progress = createProgress(`power ${action}`, nodes.length, ctx.out.stderr, !quiet);
   let done = 0;
   const perChunk = await mapLimit(chunks, CHUNKS_IN_FLIGHT, async (chunk) => {
-    const reply = await ctx.client.post<BulkReply>('/api/v1/power', { nodes: chunk, action });
+    const reply = await postChunk(ctx.client, chunk, action);
     done += chunk.length;
     progress.update(done);
-    return reply.results.map((r) => resultOfReply(r.node, { status: r.status, body: r } satisfies ApiReply<unknown>));
+    return reply;
   });
   progress.finish();
-  return finishRun(ctx, perChunk.flat(), { wait: values.wait === true, timeoutMs, quiet });
+  // Nothing went through at all: one message says it better than a line per node.
+  const firstFailure = perChunk.find((r) => r instanceof Error);
+  if (firstFailure !== undefined && perChunk.every((r) => r instanceof Error)) throw firstFailure;
+  const results = perChunk.flatMap((reply, i) =>
+    reply instanceof Error
+      ? (chunks[i] ?? []).map((node) => chunkFailure(node, reply))
+      : reply.results.map((r) => resultOfReply(r.node, { status: r.status, body: r } satisfies ApiReply<unknown>)));
+  return finishRun(ctx, results, { wait: values.wait === true, timeoutMs, quiet });
 }
