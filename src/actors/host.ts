@@ -70,11 +70,35 @@ export interface HostDeps {
   hooks?: HostHooks;
   /** At boot, query every idle node once (origin `recovery`). Default true. */
   bootQueries?: boolean;
+  /** Where the host's timers come from; tests pass one that fires only when told to. */
+  scheduler?: Scheduler;
   /** Replaces the group commit's writer (fault injection in tests). */
   commit?: (batch: CommitBatch) => Promise<CommitResult>;
   /** Migrations of older snapshots, keyed by the version they migrate from. */
   snapshotMigrations?: Record<number, (snapshot: unknown) => unknown>;
 }
+
+export interface Scheduler {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realScheduler: Scheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** What tests drive directly: the host's own timer handlers and settling. */
+export interface HostInternals {
+  /** Runs the handler of a node's timer as if it had fired. */
+  fireTimer(nodeId: string, timer: 'deadline' | 'retry' | 'poll' | 'sync'): void;
+  /** Sends an event as the host itself would (recovery queries, CONFIGURE) and commits it. */
+  send(nodeId: string, event: NodeEvent): Promise<NodeEmitted[]>;
+  /** Resolves when no transition is being dispatched or committed. */
+  settled(): Promise<void>;
+}
+
+export type TestableHost = Host & { readonly internals: HostInternals };
 
 const silent: HostLogger = { info: () => {}, warn: () => {}, error: () => {} };
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -83,8 +107,9 @@ export function newOpId(): string {
   return `op_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
 }
 
-export function createHost(deps: HostDeps): Host {
+export function createHost(deps: HostDeps): TestableHost {
   const { db, config } = deps;
+  const scheduler = deps.scheduler ?? realScheduler;
   const clock = deps.clock ?? Date.now;
   const log = deps.logger ?? silent;
   const nodes = new Map<string, NodeRuntime>();
@@ -192,7 +217,17 @@ export function createHost(deps: HostDeps): Host {
    * Sends one event to a node's actor and commits what it changed. Resolves with what the chart
    * emitted once committed; on a failed commit the node is rolled back and 503 is thrown.
    */
+  let dispatching = 0;
   async function dispatch(node: NodeRuntime, event: NodeEvent, meta: Omit<TransitionMeta, 'at'>): Promise<NodeEmitted[]> {
+    dispatching++;
+    try {
+      return await dispatchOnce(node, event, meta);
+    } finally {
+      dispatching--;
+    }
+  }
+
+  async function dispatchOnce(node: NodeRuntime, event: NodeEvent, meta: Omit<TransitionMeta, 'at'>): Promise<NodeEmitted[]> {
     const actor = node.actor;
     if (!actor) throw new AppError('node_faulted', `node ${node.record.name} cannot take requests: ${node.fault}`);
     const before = actor.getSnapshot();
@@ -304,18 +339,16 @@ export function createHost(deps: HostDeps): Host {
   /* ---------------- commands and timers ---------------- */
 
   function clearTimers(node: NodeRuntime): void {
-    if (node.deadlineTimer) clearTimeout(node.deadlineTimer);
-    if (node.retryTimer) clearTimeout(node.retryTimer);
-    if (node.pollTimer) clearTimeout(node.pollTimer);
+    if (node.deadlineTimer) scheduler.clearTimeout(node.deadlineTimer);
+    if (node.retryTimer) scheduler.clearTimeout(node.retryTimer);
+    if (node.pollTimer) scheduler.clearTimeout(node.pollTimer);
     node.deadlineTimer = node.retryTimer = node.pollTimer = null;
     node.deadlineAt = null;
     sync.unschedule(node.id);
   }
 
-  function after(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(fn, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
-    timer.unref();
-    return timer;
+  function after(ms: number, fn: () => void): unknown {
+    return scheduler.setTimeout(fn, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
   }
 
   /** Makes the host match the committed state: the command it names, and its timers. */
@@ -327,23 +360,23 @@ export function createHost(deps: HostDeps): Host {
     if (cmd && !node.running) startCommand(node, cmd);
     if (timers.deadline !== null) {
       if (node.deadlineAt !== timers.deadline) {
-        if (node.deadlineTimer) clearTimeout(node.deadlineTimer);
+        if (node.deadlineTimer) scheduler.clearTimeout(node.deadlineTimer);
         node.deadlineAt = timers.deadline;
         node.deadlineTimer = after(timers.deadline - clock(), () => onDeadline(node));
       }
     } else if (node.deadlineTimer) {
-      clearTimeout(node.deadlineTimer);
+      scheduler.clearTimeout(node.deadlineTimer);
       node.deadlineTimer = null;
       node.deadlineAt = null;
     }
-    if (node.retryTimer) clearTimeout(node.retryTimer);
+    if (node.retryTimer) scheduler.clearTimeout(node.retryTimer);
     node.retryTimer = null;
     const op = state.context.inFlight;
     if (timers.retryAt !== null && op) {
       const opId = op.opId;
       node.retryTimer = after(timers.retryAt - clock(), () => fire(node, { type: 'RETRY_DUE', opId, at: clock() }));
     }
-    if (node.pollTimer) clearTimeout(node.pollTimer);
+    if (node.pollTimer) scheduler.clearTimeout(node.pollTimer);
     node.pollTimer = null;
     if (timers.poll && op) {
       const opId = op.opId;
@@ -485,7 +518,28 @@ export function createHost(deps: HostDeps): Host {
 
   /* ---------------- the API ---------------- */
 
-  const host: Host = {
+  const internals: HostInternals = {
+    fireTimer(nodeId, timer) {
+      const node = nodes.get(nodeId);
+      const op = node?.actor?.getSnapshot().context.inFlight;
+      if (!node) return;
+      if (timer === 'deadline') onDeadline(node);
+      else if (timer === 'sync') onSyncDue(nodeId);
+      else if (op) fire(node, { type: timer === 'retry' ? 'RETRY_DUE' : 'POLL_DUE', opId: op.opId, at: clock() });
+    },
+    send(nodeId, event) {
+      return dispatch(lookup(nodeId), event, { requestedBy: null, origin: null });
+    },
+    async settled() {
+      do {
+        await committer.drain();
+        await new Promise((r) => setImmediate(r));
+      } while (dispatching > 0);
+    },
+  };
+
+  const host: TestableHost = {
+    internals,
     async start() {
       for await (const batch of loadFleet(db)) {
         for (const { node, snapshot } of batch) restore(node, snapshot);

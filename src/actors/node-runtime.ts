@@ -30,10 +30,10 @@ export interface NodeRuntime {
   /** The last committed persisted snapshot, to roll back to when a commit fails. */
   committed: unknown;
   running: RunningCommand | null;
-  deadlineTimer: NodeJS.Timeout | null;
+  deadlineTimer: unknown;
   deadlineAt: number | null;
-  retryTimer: NodeJS.Timeout | null;
-  pollTimer: NodeJS.Timeout | null;
+  retryTimer: unknown;
+  pollTimer: unknown;
   updatedAt: Date;
 }
 

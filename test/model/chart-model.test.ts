@@ -3,13 +3,15 @@ import { transition } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { nodeMachine, initialContext } from '../../src/machines/node-machine.ts';
 import type { NodeEvent } from '../../src/machines/types.ts';
+import { describeEachBackend } from '../support/database.ts';
+import { replayPaths } from './host-replay.ts';
 import { explore, machineStateIds, machineTransitions, modelKey, MODEL_CONFIGS, type Exploration } from './node-model.ts';
 
-describe('model-based exploration of the node chart', () => {
-  const started = performance.now();
-  const runs: Exploration[] = MODEL_CONFIGS.map((config) => explore(config, { soundnessSamples: 300 }));
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+const started = performance.now();
+const runs: Exploration[] = MODEL_CONFIGS.map((config) => explore(config, { soundnessSamples: 300 }));
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
+describe('model-based exploration of the node chart', () => {
   it('reaches every state and fires every transition of the machine (invariants checked on every edge)', () => {
     const transitions = [...machineTransitions().values()];
     const states = machineStateIds();
@@ -50,6 +52,17 @@ describe('model-based exploration of the node chart', () => {
       expect(modelKey(last as never)).toBe(modelKey(replay(events, config.settings) as never));
     }
   });
+});
+
+describeEachBackend('the cover paths replayed against the real host, database and sim BMC', (t) => {
+  it('agrees with the model after every step: persisted key, open op rows, sim power', async () => {
+    for (const [i, config] of MODEL_CONFIGS.entries()) {
+      const result = await replayPaths(t.db, config, runs[i]!.paths);
+      console.log(`  replay [${t.backend}] ${config.name}: ${result.paths} paths, ${result.steps} steps, ${result.restarts} restarts, ${result.staleSkipped} stale results skipped`);
+      expect(result.paths).toBe(runs[i]!.paths.length);
+      expect(result.restarts).toBeGreaterThan(0);
+    }
+  }, 240_000);
 });
 
 function replay(events: NodeEvent[], settings: object) {

@@ -44,12 +44,18 @@ const RESCUE_READERS = new Set<Status>(['rescue', 'exiting_rescue', 'entering_re
  * Everything a guard reads, nothing else (ids, instants and messages are dropped). A test checks
  * that states with the same key fire the same transitions, so nobody can narrow it unnoticed.
  */
+/** State values with sorted keys, so a value read back from jsonb has the same key. */
+function canonical(value: unknown): unknown {
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+}
+
 export function modelKey(state: ChartState): string {
   const c = state.context;
   const op = c.inFlight;
   const where = (id: string | undefined) => (id === undefined ? '-' : id === op?.opId ? 'F' : id === c.pending?.opId ? 'P' : 'x');
   return JSON.stringify([
-    state.value,
+    canonical(state.value),
     op && [op.action, op.step, op.attempt, op.origin, op.superseded, op.lastCheck, op.retryAt !== null, op.failure && [op.failure.kind, op.failure.retryable, op.failure.unreadable]],
     c.pending && [c.pending.action, c.pending.origin],
     c.observed,
