@@ -61,30 +61,34 @@ describe('switchboard nodes', () => {
   });
 
   it('checks the command line before it asks the server (exit 2)', async () => {
-    const noDriver = await t.cli(['nodes', 'add', 'x']);
+    const [noDriver, badStatus, badParam, unknown, help] = await Promise.all([
+      t.cli(['nodes', 'add', 'x']),
+      t.cli(['nodes', 'ls', '--status', 'sleeping']),
+      t.cli(['nodes', 'add', 'x', '--driver', 'sim', '--param', 'latencyMs']),
+      t.cli(['reboot', 'everything']),
+      t.cli(['--help']),
+    ]);
     expect(noDriver.code).toBe(2);
     expect(noDriver.stderr).toContain('--driver is required');
-    const badStatus = await t.cli(['nodes', 'ls', '--status', 'sleeping']);
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toContain('--status: "sleeping" is not one of new, commissioning');
-    const badParam = await t.cli(['nodes', 'add', 'x', '--driver', 'sim', '--param', 'latencyMs']);
     expect(badParam.code).toBe(2);
     expect(badParam.stderr).toContain('expected KEY=VALUE');
-    const unknown = await t.cli(['reboot', 'everything']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "reboot"');
-    const help = await t.cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes:');
     expect(help.stdout).toMatch(/3 {2}refused/);
   });
 
   it('says how to reach a server when there is none (exit 1), and rejects a bad URL (exit 2)', async () => {
-    const down = await t.cli(['nodes', 'ls', '--url', 'http://127.0.0.1:1']);
+    const [down, badEnv] = await Promise.all([
+      t.cli(['nodes', 'ls', '--url', 'http://127.0.0.1:1']),
+      t.cli(['nodes', 'ls'], 'admin', { SWITCHBOARD_URL: 'ftp://nowhere' }),
+    ]);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach the Switchboard server at http://127.0.0.1:1');
     expect(down.stderr).toContain('switchboard serve');
-    const badEnv = await t.cli(['nodes', 'ls'], 'admin', { SWITCHBOARD_URL: 'ftp://nowhere' });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain('SWITCHBOARD_URL');
   });
@@ -97,18 +101,20 @@ describe('switchboard token create', () => {
     const token = run.stdout.trim();
     expect(token).toMatch(/^\S{20,}$/);
     expect(run.stderr).toContain('operator token "ci-bot"');
-    const use = await t.cli(['nodes', 'ls', '--token', token, '--json'], null);
+    const [use, forbidden, json, badRole, wrong] = await Promise.all([
+      t.cli(['nodes', 'ls', '--token', token, '--json'], null),
+      t.cli(['nodes', 'add', 'n-op', '--driver', 'sim', '--token', token], null),
+      t.cli(['token', 'create', 'dash', '--role', 'viewer', '--json']),
+      t.cli(['token', 'create', 'x', '--role', 'root']),
+      t.cli(['token', 'create', 'x', '--role', 'viewer', '--token', 'not-a-real-token'], null),
+    ]);
     expect(use.code).toBe(0);
-    const forbidden = await t.cli(['nodes', 'add', 'n-op', '--driver', 'sim', '--token', token], null);
     expect(forbidden.code).toBe(1);
     expect(forbidden.stderr).toContain('admin role');
 
-    const json = await t.cli(['token', 'create', 'dash', '--role', 'viewer', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ name: 'dash', role: 'viewer', token: expect.any(String) });
-    const badRole = await t.cli(['token', 'create', 'x', '--role', 'root']);
     expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('viewer, operator, admin');
-    const wrong = await t.cli(['token', 'create', 'x', '--role', 'viewer', '--token', 'not-a-real-token'], null);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('not valid');
   });

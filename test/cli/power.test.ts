@@ -113,24 +113,26 @@ describe('switchboard power', () => {
   });
 
   it('rejects bad usage with exit 2 and says what is wrong', async () => {
-    const badAction = await t.cli(['power', 'explode', 'p-a']);
+    const [badAction, badFlag, twice, noNodes] = await Promise.all([
+      t.cli(['power', 'explode', 'p-a']),
+      t.cli(['power', 'on', '--force', 'p-a']),
+      t.cli(['power', 'on', 'p-a', 'p-a']),
+      t.cli(['power', 'on']),
+    ]);
     expect(badAction.code).toBe(2);
     expect(badAction.stderr).toContain('unknown action "explode"; use one of on, off, soft-off, cycle, query');
-    const badFlag = await t.cli(['power', 'on', '--force', 'p-a']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toContain("Unknown option '--force'");
-    const twice = await t.cli(['power', 'on', 'p-a', 'p-a']);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain('named twice');
-    const noNodes = await t.cli(['power', 'on']);
     expect(noNodes.code).toBe(2);
+    expect(noNodes.stderr).toContain('name at least one node');
   });
 
   it('without a token says how to get one (exit 1); a viewer token is told which role it needs', async () => {
-    const none = await t.cli(['power', 'on', 'p-a'], null);
+    const [none, viewer] = await Promise.all([t.cli(['power', 'on', 'p-a'], null), t.cli(['power', 'on', 'p-a'], 'viewer')]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('token create');
-    const viewer = await t.cli(['power', 'on', 'p-a'], 'viewer');
     expect(viewer.code).toBe(1);
     expect(viewer.stderr).toContain('operator role');
   });
