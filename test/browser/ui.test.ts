@@ -13,7 +13,7 @@ import { buildFleet, type TestFleet } from './fleet.ts';
 
 const UI_ROOT = fileURLToPath(new URL('../../src/http/ui/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
-const FLEET_SIZE = 120;
+const FLEET_SIZE = 80;
 
 let t: HttpStack;
 let fleet: TestFleet;

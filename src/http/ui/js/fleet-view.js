@@ -1,4 +1,4 @@
-/* global requestAnimationFrame, window */
+/* global requestAnimationFrame, window, HTMLElement, Event */
 /**
  * The fleet table. Virtualised: only the rows in view exist in the DOM, reused as you scroll.
  * Stream changes patch the one row they touch; the filtered list is recomputed (once per frame)
@@ -46,7 +46,7 @@ const SORT_KEYS = {
 };
 
 export function mountFleet(root) {
-  const filterInput = h('input', { type: 'search', class: 'input', id: 'fleet-filter', placeholder: 'Filter by name, id or BMC…', value: state.text, 'aria-label': 'Filter nodes' });
+  const filterInput = h('input', { type: 'search', class: 'input', id: 'fleet-filter', placeholder: 'Filter by name, id or BMC…  ( / )', value: state.text, 'aria-label': 'Filter nodes' });
   const statusSelect = h('select', { class: 'input', id: 'status-filter', 'aria-label': 'Status filter' },
     h('option', { value: '' }, 'All statuses'), STATUSES.map((s) => h('option', { value: s }, words(s))));
   statusSelect.value = state.status;
@@ -260,6 +260,17 @@ export function mountFleet(root) {
 
   const onResize = () => requestAnimationFrame(renderWindow);
   window.addEventListener('resize', onResize);
+  const onKey = (ev) => {
+    const typing = ev.target instanceof HTMLElement && ev.target.matches('input, select, textarea');
+    if (ev.key === '/' && !typing) {
+      ev.preventDefault();
+      filterInput.focus();
+    } else if (ev.key === 'Escape' && ev.target === filterInput && filterInput.value !== '') {
+      filterInput.value = '';
+      filterInput.dispatchEvent(new Event('input'));
+    }
+  };
+  window.addEventListener('keydown', onKey);
   requestAnimationFrame(() => {
     wrap.scrollTop = state.scrollTop;
     schedule();
@@ -271,6 +282,7 @@ export function mountFleet(root) {
       offChange();
       offReset();
       window.removeEventListener('resize', onResize);
+      window.removeEventListener('keydown', onKey);
       bulk.destroy();
     },
   };
