@@ -9,10 +9,12 @@
  *
  *   node --import tsx test/crash/host-process.ts '<HostChildOptions as JSON>'
  */
+import type { Kysely } from 'kysely';
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createHost } from '../../src/actors/host.ts';
 import type { Host } from '../../src/actors/types.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { Database } from '../../src/db/schema.ts';
 import { createSimDriver } from '../../src/drivers/sim/index.ts';
 import { AppError } from '../../src/errors.ts';
 import type { LifecycleEventType, PowerAction } from '../../src/machines/types.ts';
@@ -55,14 +57,19 @@ function isIdle(host: Host): boolean {
     && host.listNodes().every((n) => n.fault !== null || (n.power.phase === 'idle' && n.power.inFlight === null && n.power.pending === null));
 }
 
-async function settle(host: Host, timeoutMs: number): Promise<number> {
+/**
+ * Idle in memory twice in a row and no op open in the database: the view changes before its
+ * group commit lands, so memory alone would call a fleet settled whose last results are not
+ * durable yet.
+ */
+async function settle(host: Host, db: Kysely<Database>, timeoutMs: number): Promise<number> {
   const began = Date.now();
-  // Idle twice in a row, 50 ms apart: a result that is being committed is not idle yet.
   let streak = 0;
   while (streak < 2) {
     if (Date.now() - began > timeoutMs) throw new Error(`the fleet did not settle within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
-    streak = isIdle(host) ? streak + 1 : 0;
+    const idle = isIdle(host) && (await db.selectFrom('power_ops').select('id').where('state', 'in', ['pending', 'in_flight']).limit(1).execute()).length === 0;
+    streak = idle ? streak + 1 : 0;
   }
   return Date.now() - began;
 }
@@ -136,7 +143,7 @@ async function main(): Promise<void> {
   say({ type: 'started', ms: Date.now() - began, nodes: host.listNodes().length });
 
   if (o.settle) {
-    const ms = await settle(host, o.settleTimeoutMs);
+    const ms = await settle(host, handle.db, o.settleTimeoutMs);
     const nodes: SettledNode[] = host.listNodes().map((n) => ({
       id: n.id, status: n.status, desired: n.power.desired, observed: n.power.observed, lastError: n.power.lastError, fault: n.fault,
     }));

@@ -59,6 +59,7 @@ export interface SoakReport {
   nodeCountErrors: string[];
   /** Ops left pending or in flight in the database after the final settle. */
   openOpsAfterSettle: number;
+  openOpsSample: string[];
   cycleOpsChecked: number;
   doubleReboots: RebootCount[];
   clockErrorMs: number;
@@ -71,7 +72,7 @@ export function violations(r: SoakReport): string[] {
   else if (r.overlaps.nodeOverlaps > 0 || r.overlaps.bmcLimitViolations > 0) out.push(`overlaps at the BMC: ${JSON.stringify({ ...r.overlaps, samples: r.overlaps.samples.slice(0, 3) })}`);
   if (r.stuck.length > 0) out.push(`${r.stuck.length} nodes neither converged nor visibly failed, e.g. ${JSON.stringify(r.stuck.slice(0, 3))}`);
   if (r.nodeCountErrors.length > 0) out.push(`node count changed: ${r.nodeCountErrors.slice(0, 3).join('; ')}`);
-  if (r.openOpsAfterSettle > 0) out.push(`${r.openOpsAfterSettle} ops still open in the database after the fleet settled`);
+  if (r.openOpsAfterSettle > 0) out.push(`${r.openOpsAfterSettle} ops still open in the database after the fleet settled, e.g. ${r.openOpsSample.join(' ')}`);
   if (r.doubleReboots.length > 0) out.push(`${r.doubleReboots.length} cycle ops rebooted a node more than once, e.g. ${JSON.stringify(r.doubleReboots.slice(0, 3))}`);
   if (r.errors.unexpected) out.push(`${r.errors.unexpected} requests threw something other than an AppError`);
   return out;
@@ -88,7 +89,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const report: SoakReport = {
     backend: o.backend, kills: 0, killsDuringRecovery: 0, durationMs: 0, requests: 0, acked: 0, refused: 0, errors: {},
     missing: [], overlaps: null, convergenceChecks: 0, maxSettleMs: 0, visiblyFailed: 0, stuck: [], nodeCountErrors: [],
-    openOpsAfterSettle: 0, cycleOpsChecked: 0, doubleReboots: [], clockErrorMs: 0,
+    openOpsAfterSettle: 0, openOpsSample: [], cycleOpsChecked: 0, doubleReboots: [], clockErrorMs: 0,
   };
   log(`soak: backend ${o.backend}, ${o.nodes} nodes, ${o.kills} kills, seed ${seed}`);
 
@@ -192,8 +193,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     report.clockErrorMs = clock.errorMs;
     const handle = await database.open();
     try {
-      const open = await handle.db.selectFrom('power_ops').select('id').where('state', 'in', ['pending', 'in_flight']).execute();
+      const open = await handle.db.selectFrom('power_ops').select(['id', 'node_id', 'action', 'origin', 'state', 'requested_at', 'started_at']).where('state', 'in', ['pending', 'in_flight']).execute();
       report.openOpsAfterSettle = open.length;
+      report.openOpsSample = open.slice(0, 5).map((r) => JSON.stringify(r));
       const cycles = await handle.db.selectFrom('power_ops').select(['id', 'node_id', 'started_at', 'finished_at'])
         .where('action', '=', 'cycle').where('started_at', 'is not', null).execute();
       const nodeIds = [...new Set(cycles.map((c) => c.node_id))];
