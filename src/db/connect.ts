@@ -73,6 +73,9 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const location = redactUrl(url);
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
   pool.on('error', (err) => options.onConnectionError?.(err));
+  // The pool only watches idle clients; a checked-out one killed by the server (pg_terminate_backend,
+  // a restart) would emit an unhandled 'error' and end the process. The query on it fails anyway.
+  pool.on('connect', (client) => client.on('error', (err) => options.onConnectionError?.(err)));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
