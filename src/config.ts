@@ -29,6 +29,8 @@ export interface Config {
     readonly commitWindowMs: number;
     /** Group commit: a batch commits at once when it reaches this many transitions. */
     readonly commitMaxBatch: number;
+    /** Group commit: batches in flight at once (the fleet is split by node into this many shards). */
+    readonly commitShards: number;
   };
 }
 
@@ -89,6 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
       verifyPollMs: int(env, 'SWITCHBOARD_VERIFY_POLL_MS', 2_000, 10, 600_000),
       commitWindowMs: int(env, 'SWITCHBOARD_COMMIT_WINDOW_MS', 2, 0, 1_000),
       commitMaxBatch: int(env, 'SWITCHBOARD_COMMIT_MAX_BATCH', 500, 1, 100_000),
+      commitShards: int(env, 'SWITCHBOARD_COMMIT_SHARDS', 4, 1, 64),
     },
   };
   return deepFreeze(config);
