@@ -188,3 +188,12 @@ export function parseJson(res: HttpResponse, what: string): unknown {
     throw new DriverError('protocol', `${what}: answer is not JSON: ${JSON.stringify(excerpt)}`);
   }
 }
+
+/** A URL's origin (scheme, host, port), the BMC key of HTTP drivers; the text itself if it is no URL. */
+export function urlOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}

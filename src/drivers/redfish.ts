@@ -11,7 +11,7 @@
  * instance; a 401 drops the token and logs in again once before it counts as an auth error.
  */
 import { Type } from '@sinclair/typebox';
-import { createHttpClient, errorForStatus, parseJson, type HttpClient, type HttpResponse } from './http-client.ts';
+import { createHttpClient, errorForStatus, parseJson, type HttpClient, type HttpResponse, urlOrigin } from './http-client.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -223,13 +223,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
     secretParams: ['password'],
     validateParams: validateRedfishParams,
     capabilities: () => CAPABILITIES,
-    defaultBmc: (params) => {
-      try {
-        return new URL(params.url).origin;
-      } catch {
-        return params.url;
-      }
-    },
+    defaultBmc: (params) => urlOrigin(params.url),
     powerOn: (target, signal) => reset(target, 'on', signal),
     powerOff: (target, signal) => reset(target, 'off', signal),
     softOff: (target, signal) => reset(target, 'softOff', signal),

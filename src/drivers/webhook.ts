@@ -8,7 +8,7 @@
  * queryUrl it is not queryable and the host waits for a person's confirmation, as for manual.
  */
 import { Type } from '@sinclair/typebox';
-import { createHttpClient, errorForStatus, type HttpClient } from './http-client.ts';
+import { createHttpClient, errorForStatus, type HttpClient, urlOrigin } from './http-client.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -103,13 +103,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
       minIntervalMs: 0,
       reportsStateOnAck: false,
     }),
-    defaultBmc: (params) => {
-      try {
-        return new URL(params.onUrl).origin;
-      } catch {
-        return params.onUrl;
-      }
-    },
+    defaultBmc: (params) => urlOrigin(params.onUrl),
     powerOn: (target, signal) => command(target, 'onUrl', signal),
     powerOff: (target, signal) => command(target, 'offUrl', signal),
     softOff: (target, signal) => command(target, 'softOffUrl', signal),
