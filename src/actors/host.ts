@@ -26,7 +26,7 @@ import { DriverError, type DriverName, type PowerDriver } from '../drivers/types
 import { AppError } from '../errors.ts';
 import { commandFor, needsRecovery, powerPhase, timersFor, type Command } from '../machines/derive.ts';
 import { DEFAULT_SETTINGS, MACHINE_VERSION } from '../machines/node-machine.ts';
-import type { LifecycleEventType, NodeEmitted, NodeEvent, NodeSettings, PowerAction, Reading } from '../machines/types.ts';
+import { STATUSES, type LifecycleEventType, type NodeEmitted, type NodeEvent, type NodeSettings, type PowerAction, type Reading } from '../machines/types.ts';
 import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { BmcLimiter } from './limits.ts';
@@ -277,9 +277,7 @@ export function createHost(deps: HostDeps): TestableHost {
   }
 
   function rollBack(node: NodeRuntime, err: unknown): void {
-    if (!databaseAvailable) {
-      // already known; keep quiet
-    } else log.error({ err }, 'commit failed; rolling back to the committed state until the database answers');
+    if (databaseAvailable) log.error({ err }, 'commit failed; rolling back to the committed state until the database answers');
     setDatabaseAvailable(false);
     if (node.stagedSeq === node.committedSeq || !node.actor) return;
     node.actor.stop();
@@ -516,7 +514,8 @@ export function createHost(deps: HostDeps): TestableHost {
       const status = (snapshot as { status?: unknown } | null)?.status;
       if (status !== 'active') throw new Error(`snapshot status is ${String(status)}, not active`);
       node.actor = startActor(node, { snapshot });
-      node.actor.getSnapshot().context.status.toString(); // a malformed context fails here, not later
+      const restoredStatus: unknown = node.actor.getSnapshot().context?.status;
+      if (!(STATUSES as readonly unknown[]).includes(restoredStatus)) throw new Error(`snapshot has no valid lifecycle status (${String(restoredStatus)})`);
       node.stagedSeq = node.committedSeq = stored.seq;
       node.committed = snapshot;
       node.updatedAt = stored.updatedAt;
