@@ -3,7 +3,27 @@ import type { DriverName } from '../drivers/types.ts';
 import type { NodeView } from './types.ts';
 import type { NodeRuntime } from './node-runtime.ts';
 
+interface CachedView {
+  snapshot: unknown;
+  record: NodeRuntime['record'];
+  updatedAt: Date;
+  fault: string | null;
+  view: NodeView;
+}
+
+/** One view per node state: lists, answers and stream messages share it instead of rebuilding it. */
+const cache = new WeakMap<NodeRuntime, CachedView>();
+
 export function viewOf(node: NodeRuntime): NodeView {
+  const snapshot = node.actor?.getSnapshot() ?? null;
+  const hit = cache.get(node);
+  if (hit && hit.snapshot === snapshot && hit.record === node.record && hit.updatedAt === node.updatedAt && hit.fault === node.fault) return hit.view;
+  const view = buildView(node);
+  cache.set(node, { snapshot, record: node.record, updatedAt: node.updatedAt, fault: node.fault, view });
+  return view;
+}
+
+function buildView(node: NodeRuntime): NodeView {
   const base = {
     id: node.id,
     name: node.record.name,
