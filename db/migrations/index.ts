@@ -5,7 +5,9 @@
  */
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.ts';
+import * as commitBatchFunction from './0002_commit_batch_function.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_commit_batch_function': commitBatchFunction,
 };

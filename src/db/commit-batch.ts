@@ -1,16 +1,17 @@
 /**
- * The host's group commit: the snapshots, ops and events of many node transitions, written in
- * one transaction with one multi-row statement per table. A 500-transition batch is five round
- * trips (begin, three statements, commit) however many nodes it touches.
+ * The host's group commit: the snapshots, ops and events of many node transitions, written by
+ * one call of the `switchboard_commit_batch` function (db/migrations/0002): one statement, one
+ * round trip, however many nodes the batch touches.
  *
  * All or nothing: if any row is refused — a constraint, or a snapshot whose seq is not above the
  * stored one — nothing of the batch lands. A stale seq means another writer got there first
  * (a bug, or a second instance), so it fails loudly instead of being dropped quietly.
  */
-import { inTransaction, type Executor } from './executor.ts';
-import { insertEvents, type NewEvent } from './repositories/events.ts';
-import { upsertOps, type OpWrite } from './repositories/ops.ts';
-import { upsertSnapshots, type SnapshotWrite } from './repositories/snapshots.ts';
+import { sql } from 'kysely';
+import type { Executor } from './executor.ts';
+import { eventPayload, type NewEvent } from './repositories/events.ts';
+import { foldById, opPayload, type OpWrite } from './repositories/ops.ts';
+import { latestPerNode, snapshotPayload, type SnapshotWrite } from './repositories/snapshots.ts';
 
 /** Plain data; build it with any number of nodes. Several entries for one node or op are fine. */
 export interface CommitBatch {
@@ -38,14 +39,29 @@ export function isEmptyBatch(batch: CommitBatch): boolean {
   return batch.snapshots.length === 0 && batch.ops.length === 0 && batch.events.length === 0;
 }
 
-/** Writes the batch atomically. Pass a transaction to make it part of a larger one. */
+/** The SQLSTATE the commit function raises for a snapshot that would go backwards. */
+const STALE_SNAPSHOT = 'SB409';
+
+function staleNodeIds(err: unknown): string[] | null {
+  if (typeof err !== 'object' || err === null || (err as { code?: unknown }).code !== STALE_SNAPSHOT) return null;
+  const detail = (err as { detail?: unknown }).detail;
+  const ids: unknown = typeof detail === 'string' ? JSON.parse(detail) : null;
+  return Array.isArray(ids) ? ids.map(String) : [];
+}
+
+/** Writes the batch atomically; inside a caller's transaction when given one. */
 export async function commitBatch(db: Executor, batch: CommitBatch): Promise<CommitResult> {
   if (isEmptyBatch(batch)) return { eventIds: [] };
-  return inTransaction(db, async (trx) => {
-    const { stale } = await upsertSnapshots(trx, batch.snapshots);
-    if (stale.length > 0) throw new StaleSnapshotError(stale);
-    await upsertOps(trx, batch.ops);
-    const eventIds = await insertEvents(trx, batch.events);
-    return { eventIds };
-  });
+  try {
+    const { rows } = await sql<{ event_id: string | number }>`
+      select event_id from switchboard_commit_batch(
+        ${snapshotPayload(latestPerNode(batch.snapshots))}::json,
+        ${opPayload(foldById(batch.ops))}::json,
+        ${eventPayload(batch.events)}::json)`.execute(db);
+    return { eventIds: rows.map((r) => Number(r.event_id)) };
+  } catch (err) {
+    const stale = staleNodeIds(err);
+    if (stale) throw new StaleSnapshotError(stale);
+    throw err;
+  }
 }

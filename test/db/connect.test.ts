@@ -23,7 +23,7 @@ describe('embedded PGlite in a data directory', () => {
     const dataDir = join(dir, 'nested', 'data');
     const first = await openDatabase({ dataDir });
     expect(first.backend).toBe('pglite');
-    expect((await migrateToLatest(first.db)).applied).toEqual(['0001_initial']);
+    expect((await migrateToLatest(first.db)).applied).toEqual(['0001_initial', '0002_commit_batch_function']);
     await insertNode(first.db, newNode({ name: 'survivor', params: { host: '10.0.0.1' } }));
     await first.close();
 

@@ -42,10 +42,9 @@ export function toEventRecord(row: EventDbRow): EventRecord {
   };
 }
 
-/** Appends events in one statement; returns their ids in the order given. */
-export async function insertEvents(db: Executor, events: readonly NewEvent[]): Promise<number[]> {
-  if (events.length === 0) return [];
-  const payload = toJson(events.map((e, i) => ({
+/** The JSON array a batch of events goes to the database as; `ord` keeps their order. */
+export function eventPayload(events: readonly NewEvent[]): string {
+  return toJson(events.map((e, i) => ({
     ord: i,
     node_id: e.nodeId,
     at: e.at,
@@ -55,6 +54,12 @@ export async function insertEvents(db: Executor, events: readonly NewEvent[]): P
     op_id: e.opId ?? null,
     detail: e.detail ?? {},
   })));
+}
+
+/** Appends events in one statement; returns their ids in the order given. */
+export async function insertEvents(db: Executor, events: readonly NewEvent[]): Promise<number[]> {
+  if (events.length === 0) return [];
+  const payload = eventPayload(events);
   // Identity values follow the SELECT's order; `ord` maps the returned ids back to the input.
   const result = await sql<{ id: number }>`
     with inserted as (

@@ -86,7 +86,8 @@ export function foldById<T extends OpStateUpdate>(rows: readonly T[]): T[] {
   return [...byId.values()];
 }
 
-function opPayload(rows: readonly OpWrite[]): string {
+/** The JSON array a batch of op writes goes to the database as. */
+export function opPayload(rows: readonly OpWrite[]): string {
   return toJson(rows.map((r) => ({
     id: r.id,
     node_id: r.nodeId,

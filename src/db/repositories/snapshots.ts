@@ -60,11 +60,9 @@ export function latestPerNode(rows: readonly SnapshotWrite[]): SnapshotWrite[] {
   return [...byNode.values()];
 }
 
-/** Upserts many snapshots in one statement, each guarded by its seq. */
-export async function upsertSnapshots(db: Executor, rows: readonly SnapshotWrite[]): Promise<UpsertSnapshotsResult> {
-  const unique = latestPerNode(rows);
-  if (unique.length === 0) return { written: [], stale: [] };
-  const payload = toJson(unique.map((r) => ({
+/** The JSON array a batch of snapshot writes goes to the database as (one row per node). */
+export function snapshotPayload(unique: readonly SnapshotWrite[]): string {
+  return toJson(unique.map((r) => ({
     node_id: r.nodeId,
     machine_version: r.machineVersion,
     seq: r.seq,
@@ -74,6 +72,13 @@ export async function upsertSnapshots(db: Executor, rows: readonly SnapshotWrite
     desired: r.desired,
     updated_at: r.updatedAt ?? null,
   })));
+}
+
+/** Upserts many snapshots in one statement, each guarded by its seq. */
+export async function upsertSnapshots(db: Executor, rows: readonly SnapshotWrite[]): Promise<UpsertSnapshotsResult> {
+  const unique = latestPerNode(rows);
+  if (unique.length === 0) return { written: [], stale: [] };
+  const payload = snapshotPayload(unique);
   const result = await sql<{ node_id: string }>`
     insert into node_snapshots (node_id, machine_version, seq, snapshot, status, observed, desired, updated_at)
     select r.node_id, r.machine_version, r.seq, r.snapshot, r.status, r.observed, r.desired, coalesce(r.updated_at, now())
