@@ -1,11 +1,12 @@
 /**
  * Runs one CLI command for a driver: no shell, an explicit environment (nothing inherited, so
  * secrets reach only the child they are meant for), a deadline, AbortSignal support and bounded
- * output. The child leads its own process group so abort/timeout also reaps anything it forked
- * (virsh may spawn ssh). The promise settles only after the child has exited, so a rejected
- * call never leaves a process behind.
+ * output. The child is started by the spawn helper (spawner.ts), leads its own process group,
+ * and abort/timeout kill that whole group, so anything it forked (virsh may spawn ssh) goes too.
+ * The promise settles only after the child has exited, so a rejected call never leaves a
+ * process behind.
  */
-import { spawn } from 'node:child_process';
+import { spawnViaHelper } from './spawner.ts';
 import { abortError, DriverError } from './types.ts';
 
 export interface RunRequest {
@@ -39,44 +40,20 @@ export interface RunResult {
 const DEFAULT_MAX_OUTPUT = 64 * 1024;
 const DEFAULT_KILL_GRACE_MS = 500;
 
-class BoundedBuffer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly limit: number) {}
-  push(chunk: Buffer): void {
-    const room = this.limit - this.size;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
 /** Resolves with the exit status whatever it is; rejects only on abort, timeout or spawn failure. */
 export function runCommand(req: RunRequest): Promise<RunResult> {
   if (req.signal.aborted) return Promise.reject(abortError(req.signal));
   const started = performance.now();
-  const stdout = new BoundedBuffer(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
-  const stderr = new BoundedBuffer(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
 
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(req.command, req.args, {
-      env: { ...req.env, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      shell: false,
-    });
+    let pid: number | undefined;
     let stopReason: DriverError | undefined;
-    let spawnError: DriverError | undefined;
     let killTimer: NodeJS.Timeout | undefined;
 
     const killGroup = (sig: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
+      if (pid === undefined) return;
       try {
-        process.kill(-child.pid, sig);
+        process.kill(-pid, sig);
       } catch {
         // The group is already gone.
       }
@@ -94,35 +71,40 @@ export function runCommand(req: RunRequest): Promise<RunResult> {
     );
     req.signal.addEventListener('abort', onAbort, { once: true });
 
-    child.stdout.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    child.on('spawn', () => {
-      if (child.pid !== undefined) req.onSpawn?.({ pid: child.pid, argv: [req.command, ...req.args] });
-    });
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      const missing = err.code === 'ENOENT' || err.code === 'EACCES';
-      spawnError = new DriverError(
-        missing ? 'config' : 'unreachable',
-        missing ? `cannot run ${req.command}: ${err.code}` : `${req.command} failed to start: ${err.message}`,
-        { cause: err },
-      );
-    });
-    child.on('close', (exitCode, exitSignal) => {
-      clearTimeout(deadline);
-      if (killTimer !== undefined) clearTimeout(killTimer);
-      req.signal.removeEventListener('abort', onAbort);
-      const failure = stopReason ?? spawnError;
-      if (failure !== undefined) {
-        reject(failure);
-        return;
-      }
-      resolve({
-        exitCode,
-        exitSignal,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        durationMs: performance.now() - started,
-      });
-    });
+    spawnViaHelper(
+      { command: req.command, args: req.args, env: { ...req.env, LC_ALL: 'C' }, maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT },
+      {
+        onSpawn(spawnedPid) {
+          pid = spawnedPid;
+          // Stopped before the child existed: kill it now that it does.
+          if (stopReason !== undefined) killGroup('SIGTERM');
+          req.onSpawn?.({ pid: spawnedPid, argv: [req.command, ...req.args] });
+        },
+        onDone(outcome) {
+          clearTimeout(deadline);
+          if (killTimer !== undefined) clearTimeout(killTimer);
+          req.signal.removeEventListener('abort', onAbort);
+          if (stopReason !== undefined) {
+            reject(stopReason);
+            return;
+          }
+          if (outcome.error?.code === 'EHELPER') {
+            // The helper died with the command running: nobody else will reap its group.
+            killGroup('SIGKILL');
+            reject(new DriverError('unreachable', `${req.command}: ${outcome.error.message}`));
+            return;
+          }
+          if (outcome.error !== undefined) {
+            const missing = outcome.error.code === 'ENOENT' || outcome.error.code === 'EACCES';
+            reject(new DriverError(
+              missing ? 'config' : 'unreachable',
+              missing ? `cannot run ${req.command}: ${outcome.error.code}` : `${req.command} failed to start: ${outcome.error.message}`,
+            ));
+            return;
+          }
+          resolve({ exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, stdout: outcome.stdout, stderr: outcome.stderr, durationMs: performance.now() - started });
+        },
+      },
+    );
   });
 }

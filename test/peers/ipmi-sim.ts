@@ -140,7 +140,8 @@ async function waitUntilListening(child: ChildProcess, port: number, output: () 
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
-      throw new Error(`ipmi_sim exited during start-up: ${output()}`);
+      const hint = /ENOENT/.test(output()) ? ' (ipmi_sim is not installed: apt-get install openipmi ipmitool)' : '';
+      throw new Error(`ipmi_sim exited during start-up: ${output()}${hint}`);
     }
     if (await udpBound(port)) return;
     await new Promise((r) => setTimeout(r, 25));
@@ -149,7 +150,8 @@ async function waitUntilListening(child: ChildProcess, port: number, output: () 
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // A child that never started (ENOENT) emits no 'exit': waiting for one would hang.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
