@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'docs/', 'test-results/', 'bench/results/', 'src/http/ui/vendor/'] },
+  { ignores: ['node_modules/', '.tmp/', 'data/', 'docs/', 'test-results/', 'bench/results/', 'src/http/ui/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -19,6 +19,7 @@ import { benchHost, benchSecretKey } from '../lib/host.ts';
 import { median } from '../lib/stats.ts';
 
 const BMCS = 50;
+const ROUNDS = 5;
 
 function rawIpmitool(bmc: SimBmc, verb: 'on' | 'status'): Promise<void> {
   const args = ['-I', 'lanplus', '-C', '3', '-H', bmc.host, '-p', String(bmc.port), '-U', bmc.user, '-E', '-N', '1', '-R', '1', 'chassis', 'power', verb];
@@ -57,15 +58,17 @@ export const ipmiFigure: Figure = {
     try {
       // Warm-up: the first sessions of a fresh ipmi_sim and the first ipmitool runs are slower.
       await Promise.all(fleet.bmcs.map((b) => rawIpmitool(b, 'status')));
-      ctx.log(`raw: ${BMCS} x ipmitool chassis power on, in parallel`);
-      let t0 = performance.now();
-      await Promise.all(fleet.bmcs.map((b) => rawIpmitool(b, 'on')));
-      const rawMs = performance.now() - t0;
-      for (let i = 0; i < BMCS; i++) {
-        if ((await fleet.readPower(i)) !== 'on') throw new Error(`raw: BMC ${i} is not on`);
-        await fleet.setPower(i, 'off');
-      }
-
+      /** One raw round: every BMC on at once with ipmitool; then off again at the BMC (not timed). */
+      const rawRound = async (): Promise<number> => {
+        const t0 = performance.now();
+        await Promise.all(fleet.bmcs.map((b) => rawIpmitool(b, 'on')));
+        const ms = performance.now() - t0;
+        for (let i = 0; i < BMCS; i++) {
+          if ((await fleet.readPower(i)) !== 'on') throw new Error(`raw: BMC ${i} is not on`);
+          await fleet.setPower(i, 'off');
+        }
+        return ms;
+      };
       const driver = createIpmiDriver();
       const secretKey = await benchSecretKey();
       const handle = await bdb.open();
@@ -80,7 +83,6 @@ export const ipmiFigure: Figure = {
 
         let acked = 0;
         let allAcked: () => void = () => {};
-        const ackedAll = new Promise<void>((r) => (allAcked = r));
         const { host } = await benchHost(handle.db, {
           env,
           drivers: { ipmi: driver as never },
@@ -94,21 +96,44 @@ export const ipmiFigure: Figure = {
         await host.start();
         try {
           for (const id of ids) await host.lifecycle(id, 'mark_broken', { requestedBy: 'bench' });
-          ctx.log(`switchboard: POST power on to ${BMCS} nodes at once`);
-          const verified = Promise.all(ids.map((id) => nextIdle(host, id)));
-          t0 = performance.now();
-          const outcomes = await Promise.all(ids.map((id) => host.requestPower(id, 'on', { requestedBy: 'bench' })));
-          const acceptedMs = performance.now() - t0;
-          if (outcomes.some((o) => o.result !== 'accepted')) throw new Error(`not every power on was accepted: ${outcomes.map((o) => o.result).join(',')}`);
-          await ackedAll;
-          const ackMs = performance.now() - t0;
-          await verified;
-          const verifiedMs = performance.now() - t0;
-          for (let i = 0; i < BMCS; i++) {
-            if ((await fleet.readPower(i)) !== 'on') throw new Error(`switchboard: BMC ${i} is not on`);
-            const view = host.getNode(ids[i]!);
-            if (view?.power.observed !== 'on') throw new Error(`switchboard: node ${i} shows ${view?.power.observed}`);
+          /** One round through Switchboard: every node on at once; then off again (not timed). */
+          const switchboardRound = async (): Promise<{ acceptedMs: number; ackMs: number; verifiedMs: number }> => {
+            acked = 0;
+            const ackedAll = new Promise<void>((r) => (allAcked = r));
+            const verified = Promise.all(ids.map((id) => nextIdle(host, id)));
+            const t0 = performance.now();
+            const outcomes = await Promise.all(ids.map((id) => host.requestPower(id, 'on', { requestedBy: 'bench' })));
+            const acceptedMs = performance.now() - t0;
+            if (outcomes.some((o) => o.result !== 'accepted')) throw new Error(`not every power on was accepted: ${outcomes.map((o) => o.result).join(',')}`);
+            await ackedAll;
+            const ackMs = performance.now() - t0;
+            await verified;
+            const verifiedMs = performance.now() - t0;
+            for (let i = 0; i < BMCS; i++) {
+              if ((await fleet.readPower(i)) !== 'on') throw new Error(`switchboard: BMC ${i} is not on`);
+              const view = host.getNode(ids[i]!);
+              if (view?.power.observed !== 'on') throw new Error(`switchboard: node ${i} shows ${view?.power.observed}`);
+            }
+            const off = Promise.all(ids.map((id) => nextIdle(host, id)));
+            await Promise.all(ids.map((id) => host.requestPower(id, 'off', { requestedBy: 'bench' })));
+            await off;
+            return { acceptedMs, ackMs, verifiedMs };
+          };
+
+          // Alternating rounds, best of each: 50 parallel ipmitool runs on 2 cores vary by ±30 %.
+          const raw: number[] = [];
+          const rounds: { acceptedMs: number; ackMs: number; verifiedMs: number }[] = [];
+          for (let round = 0; round < ROUNDS; round++) {
+            raw.push(await rawRound());
+            await new Promise((r) => setTimeout(r, 1_100)); // the ipmi driver's 1 s minimum interval per BMC
+            rounds.push(await switchboardRound());
+            ctx.log(`round ${round + 1}: raw ${raw[round]!.toFixed(0)} ms, switchboard ${rounds[round]!.ackMs.toFixed(0)} ms (accepted ${rounds[round]!.acceptedMs.toFixed(0)} ms)`);
           }
+          const rawMs = Math.min(...raw);
+          const best = rounds.reduce((a, b) => (b.ackMs < a.ackMs ? b : a));
+          const ackMs = best.ackMs;
+          const acceptedMs = best.acceptedMs;
+          const verifiedMs = Math.min(...rounds.map((r) => r.verifiedMs));
 
           ctx.log('per-call overhead: one direct driver query and one query op through the host per BMC');
           await new Promise((r) => setTimeout(r, 1_100)); // the ipmi driver's 1 s minimum interval per BMC
@@ -135,7 +160,7 @@ export const ipmiFigure: Figure = {
               unit: 'ms',
               baseline: rawMs,
               target: { on: 'ratio', better: 'lower', limit: 1.2 },
-              note: `${where}; from the ${BMCS} requests to the last BMC's acknowledgement (all accepted and committed after ${acceptedMs.toFixed(0)} ms); ` +
+              note: `${where}; best of ${ROUNDS} alternating rounds; from the ${BMCS} requests to the last BMC's acknowledgement (all accepted and committed after ${acceptedMs.toFixed(0)} ms); ` +
                 `baseline: ${BMCS} raw \`ipmitool -I lanplus chassis power on\` in parallel (the driver also passes -v)`,
             },
             {
