@@ -86,6 +86,8 @@ interface BmcState {
   slots: Semaphore;
   /** When the last command to this BMC ended (ms, monotonic). */
   lastEnd: number;
+  /** The largest minimum interval any command to this BMC asked for. */
+  gap: number;
   users: number;
 }
 
@@ -116,7 +118,7 @@ export class BmcLimiter {
   async acquire(bmc: string, minIntervalMs: number, signal: AbortSignal): Promise<Release> {
     let state = this.bmcs.get(bmc);
     if (!state) {
-      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, users: 0 };
+      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, gap: 0, users: 0 };
       this.bmcs.set(bmc, state);
     }
     state.users++;
@@ -124,6 +126,7 @@ export class BmcLimiter {
     try {
       releaseBmc = await state.slots.acquire(signal);
       const gap = Math.max(minIntervalMs, this.options.minIntervalMs);
+      state.gap = Math.max(state.gap, gap);
       const wait = state.lastEnd + gap - this.now();
       if (wait > 0) await sleep(wait, signal);
       const releaseGlobal = await this.global.acquire(signal);
@@ -144,7 +147,33 @@ export class BmcLimiter {
 
   private forget(bmc: string, state: BmcState): void {
     state.users--;
-    // Keep the entry while a minimum interval still matters; drop idle BMCs otherwise.
-    if (state.users === 0 && this.options.minIntervalMs === 0) this.bmcs.delete(bmc);
+    // An idle BMC's entry goes once its minimum interval has passed (or never applied): the
+    // next command must still wait out the gap after this one, whoever asked for the gap.
+    if (state.users > 0) return;
+    if (state.gap === 0) this.bmcs.delete(bmc);
+    else this.sweepLater();
+  }
+
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  /** Drops idle BMCs whose interval has passed, so a large fleet's entries do not pile up. */
+  private sweepLater(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      const now = this.now();
+      let kept = false;
+      for (const [bmc, state] of this.bmcs) {
+        if (state.users === 0 && state.lastEnd + state.gap <= now) this.bmcs.delete(bmc);
+        else if (state.users === 0) kept = true;
+      }
+      if (kept) this.sweepLater();
+    }, 5_000);
+    this.sweepTimer.unref();
+  }
+
+  /** BMCs the limiter currently remembers (tests). */
+  get trackedBmcs(): number {
+    return this.bmcs.size;
   }
 }
