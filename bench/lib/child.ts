@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export interface ChildOptions {
   readonly nodeFlags?: readonly string[];
   readonly timeoutMs: number;
+  /** Added to the child's environment (for secrets that must not show in its argv). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function runChild<T>(scriptUrl: URL, input: unknown, options: ChildOptions): Promise<T> {
@@ -16,6 +18,7 @@ export function runChild<T>(scriptUrl: URL, input: unknown, options: ChildOption
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, JSON.stringify(input)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     });
     let stdout = '';
     let stderr = '';
