@@ -22,8 +22,8 @@ const GENERATOR = new URL('../lib/load-generator.ts', import.meta.url);
 const RATE = 2_000;
 const NODES = 10_000;
 
-function load(input: Omit<LoadInput, 'rate' | 'connections' | 'nodes'>): Promise<LoadOutput> {
-  return runChild<LoadOutput>(GENERATOR, { ...input, rate: RATE, connections: 64, nodes: NODES }, { timeoutMs: input.warmupMs + input.durationMs + 60_000 });
+function load(input: Omit<LoadInput, 'rate' | 'connections' | 'nodes'>, rate = RATE): Promise<LoadOutput> {
+  return runChild<LoadOutput>(GENERATOR, { ...input, rate, connections: 64, nodes: NODES }, { timeoutMs: input.warmupMs + input.durationMs + 60_000 });
 }
 
 function summary(o: LoadOutput): string {
@@ -65,10 +65,15 @@ export const latencyFigure: Figure = {
         await createToken(handle.db, { id: randomUUID(), name: 'bench', role: 'operator', token });
         const origin = await app.listen({ host: '127.0.0.1', port: 0 });
         let measured: LoadOutput;
+        let half: LoadOutput;
         try {
           ctx.log(`switchboard: ${timing.durationMs / 1000} s at ${RATE} req/s, ${bdb.spec.backend}`);
           measured = await load({ origin, target: 'switchboard', token, ...timing });
           ctx.log(summary(measured));
+          // Half the rate, to show where the knee is on this machine.
+          ctx.log(`switchboard: ${timing.durationMs / 1000} s at ${RATE / 2} req/s`);
+          half = await load({ origin, target: 'switchboard', token, ...timing }, RATE / 2);
+          ctx.log(summary(half));
         } finally {
           await app.close();
           await host.stop();
@@ -90,6 +95,15 @@ export const latencyFigure: Figure = {
             baseline: trivial.p99,
             target: { on: 'value', better: 'lower', limit: 10 },
             note,
+          },
+          {
+            key: 'latency.power_p99_ms_half_rate',
+            label: `POST /power p99 at ${RATE / 2} req/s`,
+            value: half.p99,
+            unit: 'ms',
+            baseline: trivial.p99,
+            target: null,
+            note: `same server, right after the ${RATE} req/s run: ${summary(half)}`,
           },
         ];
         return rows;
