@@ -12,6 +12,11 @@ export interface Config {
   readonly secretKey: string | undefined;
   readonly demoNodes: number;
   readonly logLevel: string;
+  /**
+   * Variables of the service's environment passed on to driver commands (ipmitool, virsh),
+   * which otherwise get only what the driver sets: e.g. HOME and SSH_AUTH_SOCK for qemu+ssh://.
+   */
+  readonly driverChildEnv: Readonly<Record<string, string>>;
   readonly limits: {
     /** Commands in flight at once per BMC. */
     readonly perBmcConcurrency: number;
@@ -64,6 +69,22 @@ function optional(env: Env, name: string): string | undefined {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Set by the drivers themselves for every call; passing the service's own would be wrong. */
+const DRIVER_OWNED_ENV = ['IPMI_PASSWORD', 'LC_ALL'];
+
+function driverChildEnv(env: Env): Record<string, string> {
+  const name = 'SWITCHBOARD_DRIVER_CHILD_ENV';
+  const names = str(env, name, 'PATH').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new ConfigError(name, `"${n}" is not an environment variable name (expected a comma-separated list such as PATH,HOME)`);
+    if (DRIVER_OWNED_ENV.includes(n)) throw new ConfigError(name, `${n} is set by the drivers for each command; remove it from the list`);
+    const value = env[n];
+    if (value !== undefined) out[n] = value;
+  }
+  return out;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = optional(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -81,6 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey: optional(env, 'SWITCHBOARD_SECRET_KEY'),
     demoNodes: int(env, 'SWITCHBOARD_DEMO_NODES', 0, 0, 100_000),
     logLevel,
+    driverChildEnv: driverChildEnv(env),
     limits: {
       perBmcConcurrency: int(env, 'SWITCHBOARD_PER_BMC_CONCURRENCY', 1, 1, 64),
       bmcMinIntervalMs: int(env, 'SWITCHBOARD_BMC_MIN_INTERVAL_MS', 0, 0, 60_000),

@@ -59,7 +59,11 @@ async function main(): Promise<void> {
 
   // ---- Integration point: drivers and the actor host. ----
   const simFleet = new SimBmcFleet();
-  const drivers = createDriverRegistry({ sim: { fleet: simFleet } });
+  const drivers = createDriverRegistry({
+    sim: { fleet: simFleet },
+    ipmi: { childEnv: config.driverChildEnv },
+    virsh: { childEnv: config.driverChildEnv },
+  });
   const metrics = createMetrics();
   // The host logs through the app's logger, which exists only once the app is built.
   const ref: { app?: FastifyInstance } = {};
