@@ -2,8 +2,9 @@ import { beforeEach, expect, it } from 'vitest';
 import { isUniqueViolation } from '../../src/db/errors.ts';
 import { getMeta, setMeta, setMetaIfAbsent } from '../../src/db/repositories/meta.ts';
 import {
-  countActiveAdmins, createToken, findTokenByHash, generateToken, hashToken, listTokens, revokeToken, touchToken,
+  countActiveAdmins, createToken, findTokenByHash, generateToken, hashToken, listTokens, revokeToken, revokeTokenKeepingAnAdmin, touchToken,
 } from '../../src/db/repositories/tokens.ts';
+import { inTransaction } from '../../src/db/executor.ts';
 import { describeEachBackend, truncateAll } from '../support/database.ts';
 
 describeEachBackend('tokens and meta repositories', (t) => {
@@ -41,6 +42,20 @@ describeEachBackend('tokens and meta repositories', (t) => {
     expect(await findTokenByHash(t.db, hashToken(a1))).toBeUndefined();
     expect((await findTokenByHash(t.db, hashToken(a1), { includeRevoked: true }))?.revokedAt).toBeInstanceOf(Date);
     expect((await listTokens(t.db)).map((x) => x.id).sort()).toEqual(['a1', 'a2', 'v1']);
+  });
+
+  it('never lets two admins revoking each other at once leave no admin', async () => {
+    for (let round = 0; round < 15; round++) {
+      await truncateAll(t.db);
+      await createToken(t.db, { id: 'a', name: 'alice', role: 'admin', token: generateToken() });
+      await createToken(t.db, { id: 'b', name: 'bob', role: 'admin', token: generateToken() });
+      const outcomes = await Promise.all(['b', 'a'].map((id) => inTransaction(t.db, (tx) => revokeTokenKeepingAnAdmin(tx, id))));
+      expect(outcomes.sort()).toEqual(['last_admin', 'revoked']);
+      expect(await countActiveAdmins(t.db)).toBe(1);
+    }
+    await createToken(t.db, { id: 'v', name: 'dash', role: 'viewer', token: generateToken() });
+    expect(await inTransaction(t.db, (tx) => revokeTokenKeepingAnAdmin(tx, 'v'))).toBe('revoked');
+    expect(await inTransaction(t.db, (tx) => revokeTokenKeepingAnAdmin(tx, 'v'))).toBe('not_found');
   });
 
   it('refuses an unknown role', async () => {

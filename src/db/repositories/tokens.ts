@@ -79,6 +79,22 @@ export async function revokeToken(db: Executor, id: string): Promise<boolean> {
   return row !== undefined;
 }
 
+/**
+ * Revokes a token unless it is the last live admin, atomically: the live admin rows are locked
+ * first, so two admins revoking each other at the same moment cannot both pass the check (the
+ * second waits, then sees the first one's revocation). Run it in a transaction.
+ */
+export async function revokeTokenKeepingAnAdmin(tx: Executor, id: string): Promise<'revoked' | 'not_found' | 'last_admin'> {
+  const target = await tx.selectFrom('api_tokens').select(['role']).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+  if (target === undefined) return 'not_found';
+  if (target.role === 'admin') {
+    const admins = await tx.selectFrom('api_tokens').select('id').where('role', '=', 'admin').where('revoked_at', 'is', null).orderBy('id').forUpdate().execute();
+    if (!admins.some((a) => a.id === id)) return 'not_found';
+    if (admins.length <= 1) return 'last_admin';
+  }
+  return (await revokeToken(tx, id)) ? 'revoked' : 'not_found';
+}
+
 export async function countActiveAdmins(db: Executor): Promise<number> {
   const row = await db
     .selectFrom('api_tokens')

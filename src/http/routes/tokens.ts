@@ -6,7 +6,7 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../errors.ts';
 import { fromDb } from '../db-errors.ts';
 import {
-  countActiveAdmins, createToken, generateToken, inTransaction, listTokens, revokeToken, type Database,
+  createToken, generateToken, inTransaction, listTokens, revokeTokenKeepingAnAdmin, type Database,
 } from '../../db/index.ts';
 import type { TokenAuthenticator } from '../auth.ts';
 import { tokenView } from '../views.ts';
@@ -53,12 +53,9 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Kysely<Database>; 
     },
   }, async (request, reply) => {
     const { id } = request.params;
-    await fromDb(() => inTransaction(db, async (tx) => {
-      const live = (await listTokens(tx)).find((t) => t.id === id && t.revokedAt === null);
-      if (live === undefined) throw new AppError('token_not_found', `No live token with id "${id}".`);
-      if (live.role === 'admin' && (await countActiveAdmins(tx)) <= 1) throw new AppError('last_admin');
-      if (!(await revokeToken(tx, id))) throw new AppError('token_not_found', `No live token with id "${id}".`);
-    }));
+    const outcome = await fromDb(() => inTransaction(db, (tx) => revokeTokenKeepingAnAdmin(tx, id)));
+    if (outcome === 'not_found') throw new AppError('token_not_found', `No live token with id "${id}".`);
+    if (outcome === 'last_admin') throw new AppError('last_admin');
     authenticator.revoked(id);
     request.log.info({ tokenId: id, by: request.principal?.name }, 'token revoked');
     return reply.code(204).send(null);
