@@ -7,7 +7,7 @@
  * stored one — nothing of the batch lands. A stale seq means another writer got there first
  * (a bug, or a second instance), so it fails loudly instead of being dropped quietly.
  */
-import { sql } from 'kysely';
+import { callCommitFunction } from './commit-function.ts';
 import type { Executor } from './executor.ts';
 import { eventPayload, type NewEvent } from './repositories/events.ts';
 import { foldById, opPayload, type OpWrite } from './repositories/ops.ts';
@@ -53,12 +53,8 @@ function staleNodeIds(err: unknown): string[] | null {
 export async function commitBatch(db: Executor, batch: CommitBatch): Promise<CommitResult> {
   if (isEmptyBatch(batch)) return { eventIds: [] };
   try {
-    const { rows } = await sql<{ event_id: string | number }>`
-      select event_id from switchboard_commit_batch(
-        ${snapshotPayload(latestPerNode(batch.snapshots))}::json,
-        ${opPayload(foldById(batch.ops))}::json,
-        ${eventPayload(batch.events)}::json)`.execute(db);
-    return { eventIds: rows.map((r) => Number(r.event_id)) };
+    const eventIds = await callCommitFunction(db, snapshotPayload(latestPerNode(batch.snapshots)), opPayload(foldById(batch.ops)), eventPayload(batch.events));
+    return { eventIds };
   } catch (err) {
     const stale = staleNodeIds(err);
     if (stale) throw new StaleSnapshotError(stale);

@@ -2,7 +2,7 @@
  * The `node_events` table: a node's history, append-only. Ids grow in insertion order, so a
  * node's history is ordered by id.
  */
-import { sql } from 'kysely';
+import { callCommitFunction, EMPTY_PAYLOAD } from '../commit-function.ts';
 import { toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
 import type { EventDbRow, OpOrigin } from '../schema.ts';
@@ -59,19 +59,7 @@ export function eventPayload(events: readonly NewEvent[]): string {
 /** Appends events in one statement; returns their ids in the order given. */
 export async function insertEvents(db: Executor, events: readonly NewEvent[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const payload = eventPayload(events);
-  // Identity values follow the SELECT's order; `ord` maps the returned ids back to the input.
-  const result = await sql<{ id: number }>`
-    with inserted as (
-      insert into node_events (node_id, at, kind, origin, actor, op_id, detail)
-      select node_id, at, kind, origin, actor, op_id, detail
-      from jsonb_to_recordset(${payload}::jsonb) as r(
-        ord integer, node_id text, at timestamptz, kind text, origin text, actor text, op_id text, detail jsonb)
-      order by ord
-      returning id
-    )
-    select id from inserted order by id`.execute(db);
-  return result.rows.map((r) => Number(r.id));
+  return callCommitFunction(db, EMPTY_PAYLOAD, EMPTY_PAYLOAD, eventPayload(events));
 }
 
 /** A node's events, newest first. */

@@ -8,6 +8,7 @@
  *   finished_at   := the given one, else the stored one
  */
 import { sql } from 'kysely';
+import { callCommitFunction, EMPTY_PAYLOAD } from '../commit-function.ts';
 import { toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
 import type { OpDbRow, OpOrigin, OpState, PowerAction } from '../schema.ts';
@@ -116,21 +117,13 @@ export async function insertOps(db: Executor, rows: readonly OpWrite[]): Promise
     from jsonb_to_recordset(${opPayload(rows)}::jsonb) as r${OP_RECORDSET}`.execute(db);
 }
 
-/** Inserts or updates ops in one statement. Returns how many rows it wrote. */
+/** Inserts or updates ops in one statement, by the rules above. Returns how many rows it wrote. */
 export async function upsertOps(db: Executor, rows: readonly OpWrite[]): Promise<number> {
   const folded = foldById(rows);
   if (folded.length === 0) return 0;
-  const result = await sql`
-    insert into power_ops (id, node_id, action, origin, requested_by, state, error, attempts, requested_at, started_at, finished_at)
-    select id, node_id, action, origin, requested_by, state, error, attempts, requested_at, started_at, finished_at
-    from jsonb_to_recordset(${opPayload(folded)}::jsonb) as r${OP_RECORDSET}
-    on conflict (id) do update set
-      state = excluded.state,
-      error = excluded.error,
-      attempts = greatest(power_ops.attempts, excluded.attempts),
-      started_at = coalesce(power_ops.started_at, excluded.started_at),
-      finished_at = coalesce(excluded.finished_at, power_ops.finished_at)`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
+  // Every folded row is inserted or updated (the update has no condition).
+  await callCommitFunction(db, EMPTY_PAYLOAD, opPayload(folded), EMPTY_PAYLOAD);
+  return folded.length;
 }
 
 /** Applies state transitions to existing ops in one statement. Returns the ids it found. */
