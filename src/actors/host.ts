@@ -20,7 +20,6 @@ import { loadFleet } from '../db/load-fleet.ts';
 import { insertEvents, type EventRecord, type NewEvent } from '../db/repositories/events.ts';
 import { deleteNode, insertNode, updateNode, type NodeRecord } from '../db/repositories/nodes.ts';
 import { getOp, type OpRecord, type OpWrite } from '../db/repositories/ops.ts';
-import { upsertSnapshots } from '../db/repositories/snapshots.ts';
 import type { Database } from '../db/schema.ts';
 import { DriverError, type DriverName, type PowerDriver } from '../drivers/types.ts';
 import { AppError } from '../errors.ts';
@@ -625,8 +624,8 @@ export function createHost(deps: HostDeps): TestableHost {
         ids = await inTransaction(db, async (trx) => {
           const saved = await insertNode(trx, { id, name: record.name, driver: record.driver, bmc, params: stored, driftPolicy: record.driftPolicy, softOffEscalate: record.softOffEscalate });
           node.record = saved;
-          await upsertSnapshots(trx, [{ nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: persisted, status: c.status, observed: c.observed, desired: c.desired }]);
-          return insertEvents(trx, [event]);
+          const snapshot = { nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: persisted, status: c.status, observed: c.observed, desired: c.desired };
+          return (await commitBatch(trx, { snapshots: [snapshot], ops: [], events: [event] })).eventIds;
         });
       } catch (err) {
         node.actor.stop();
