@@ -267,6 +267,7 @@ export function createHost(deps: HostDeps): TestableHost {
     if (seq > node.committedSeq) {
       node.committedSeq = seq;
       node.committed = persisted;
+      node.committedState = after;
     }
     node.updatedAt = new Date(event.at);
     rememberOps(ops);
@@ -481,6 +482,7 @@ export function createHost(deps: HostDeps): TestableHost {
       stagedSeq: 0,
       committedSeq: 0,
       committed: null,
+      committedState: null,
       running: null,
       deadlineTimer: null,
       deadlineAt: null,
@@ -501,6 +503,7 @@ export function createHost(deps: HostDeps): TestableHost {
       node.params = decryptParams(record.params, driver.secretParams, deps.secretKey);
       if (!stored) {
         node.actor = startActor(node, { settings: settingsFor(record, driver, node.params) });
+        node.committedState = node.actor.getSnapshot();
         return node;
       }
       let snapshot = stored.snapshot;
@@ -517,6 +520,7 @@ export function createHost(deps: HostDeps): TestableHost {
       if (!(STATUSES as readonly unknown[]).includes(restoredStatus)) throw new Error(`snapshot has no valid lifecycle status (${String(restoredStatus)})`);
       node.stagedSeq = node.committedSeq = stored.seq;
       node.committed = snapshot;
+      node.committedState = node.actor.getSnapshot();
       node.updatedAt = stored.updatedAt;
     } catch (err) {
       node.actor?.stop();
@@ -635,6 +639,7 @@ export function createHost(deps: HostDeps): TestableHost {
       }
       node.stagedSeq = node.committedSeq = 1;
       node.committed = persisted;
+      node.committedState = node.actor.getSnapshot();
       nodes.set(id, node);
       byName.set(record.name, id);
       publish(node, [event], ids);

@@ -6,6 +6,7 @@ import { nodeMachine } from '../machines/node-machine.ts';
 import type { NodeEmitted, NodeSettings } from '../machines/types.ts';
 
 export type NodeActor = Actor<typeof nodeMachine>;
+export type NodeState = ReturnType<NodeActor['getSnapshot']>;
 
 export interface RunningCommand {
   key: string;
@@ -29,6 +30,11 @@ export interface NodeRuntime {
   committedSeq: number;
   /** The last committed persisted snapshot, to roll back to when a commit fails. */
   committed: unknown;
+  /**
+   * The actor's state as of the last commit: what reads (views, lists, the stream) show, so
+   * nobody sees a change that a failed commit could still roll back.
+   */
+  committedState: NodeState | null;
   running: RunningCommand | null;
   deadlineTimer: unknown;
   deadlineAt: number | null;

@@ -14,8 +14,9 @@ interface CachedView {
 /** One view per node state: lists, answers and stream messages share it instead of rebuilding it. */
 const cache = new WeakMap<NodeRuntime, CachedView>();
 
+/** The node as of its last commit (see NodeRuntime.committedState). */
 export function viewOf(node: NodeRuntime): NodeView {
-  const snapshot = node.actor?.getSnapshot() ?? null;
+  const snapshot = node.actor ? node.committedState : null;
   const hit = cache.get(node);
   if (hit && hit.snapshot === snapshot && hit.record === node.record && hit.updatedAt === node.updatedAt && hit.fault === node.fault) return hit.view;
   const view = buildView(node);
@@ -34,7 +35,8 @@ function buildView(node: NodeRuntime): NodeView {
     fault: node.fault,
     updatedAt: node.updatedAt.toISOString(),
   };
-  if (!node.actor) {
+  const state = node.actor ? node.committedState : null;
+  if (!state) {
     return {
       ...base,
       status: 'broken',
@@ -42,7 +44,6 @@ function buildView(node: NodeRuntime): NodeView {
       allowed: { power: [], lifecycle: [] },
     };
   }
-  const state = node.actor.getSnapshot();
   const c = state.context;
   const op = c.inFlight;
   return {

@@ -158,6 +158,52 @@ describeEachBackend('actor host', (t) => {
     expect(retry.result).toBe('accepted');
   });
 
+  it('shows only committed state: a change waiting for its commit is not visible, and one that fails never was', async () => {
+    type Gate = { release: (fail: boolean) => void };
+    const gates: Gate[] = [];
+    let holding: string | null = null;
+    const { commitBatch } = await import('../../src/db/commit-batch.ts');
+    const { host } = await started({
+      commit: async (batch) => {
+        // Other nodes of this database (earlier tests) commit as usual.
+        if (holding !== null && batch.snapshots.some((s) => s.nodeId === holding)) {
+          const fail = await new Promise<boolean>((resolve) => gates.push({ release: resolve }));
+          if (fail) throw new Error('connection terminated');
+        }
+        return commitBatch(t.db, batch);
+      },
+    });
+    const node = await host.createNode({ name: `held-${Date.now()}`, driver: 'sim', params: {} }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'idle');
+    const seen: string[] = [];
+    host.subscribe((change) => {
+      if (change.node.id === node.id) seen.push(`${change.node.power.desired}/${change.node.power.phase}`);
+    });
+    const before = host.getNode(node.id)!;
+
+    holding = node.id;
+    const failed = host.requestPower(node.id, 'off', user);
+    await until(() => gates.length === 1, 'the commit is held');
+    expect(host.getNode(node.id)!.power).toEqual(before.power);
+    expect(host.listNodes().find((n) => n.id === node.id)!.power).toEqual(before.power);
+    gates.shift()!.release(true);
+    await expect(failed).rejects.toMatchObject({ code: 'database_unavailable' });
+    expect(host.getNode(node.id)!.power).toEqual(before.power);
+    expect(seen).toEqual([]);
+
+    await until(() => host.stats().databaseAvailable, 'the database probe succeeded', 5000);
+    const accepted = host.requestPower(node.id, 'off', user);
+    await until(() => gates.length === 1, 'the second commit is held');
+    expect(host.getNode(node.id)!.power).toEqual(before.power);
+    holding = null;
+    gates.shift()!.release(false);
+    const answer = await accepted;
+    expect(answer.result).toBe('accepted');
+    expect(host.getNode(node.id)!.power.desired).toBe('off');
+    expect(answer.node.power.inFlight?.opId).toBe(answer.op!.id);
+    expect(seen[0]).toMatch(/^off\//);
+  });
+
   it('shows a node whose snapshot cannot be restored as faulted, without blocking the others', async () => {
     const { host, secretKey } = await started();
     const good = await host.createNode({ name: `good-${Date.now()}`, driver: 'sim', params: {} }, user);
