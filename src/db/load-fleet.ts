@@ -2,9 +2,10 @@
  * What the host needs at boot: every live node with its snapshot (null if it never had one),
  * streamed in batches in node id order so 100,000 nodes never sit in memory twice.
  */
+import { sql } from 'kysely';
 import type { Executor } from './executor.ts';
-import { toNodeRecord, type NodeRecord } from './repositories/nodes.ts';
-import { snapshotsInIdRange, type SnapshotRecord } from './repositories/snapshots.ts';
+import type { NodeRecord } from './repositories/nodes.ts';
+import type { SnapshotRecord } from './repositories/snapshots.ts';
 
 export interface FleetEntry {
   readonly node: NodeRecord;
@@ -17,19 +18,67 @@ interface FetchedBatch {
   readonly next: string | null;
 }
 
-async function fetchBatch(db: Executor, after: string | undefined, batchSize: number): Promise<FetchedBatch> {
-  let query = db.selectFrom('nodes').selectAll().where('deleted_at', 'is', null);
-  if (after !== undefined) query = query.where('id', '>', after);
-  const nodes = await query.orderBy('id').limit(batchSize).execute();
-  const last = nodes[nodes.length - 1]?.id;
-  if (last === undefined) return { entries: [], next: null };
-  // Two bounded range scans instead of a join: with a join the planner may scan every
-  // snapshot on each batch, which makes a boot quadratic in the fleet size.
-  const snapshots = new Map((await snapshotsInIdRange(db, after, last)).map((s) => [s.nodeId, s]));
-  return {
-    entries: nodes.map((row) => ({ node: toNodeRecord(row), snapshot: snapshots.get(row.id) ?? null })),
-    next: nodes.length < batchSize ? null : last,
+interface FleetRow {
+  id: string;
+  name: string;
+  driver: string;
+  bmc: string;
+  params: Record<string, unknown>;
+  drift_policy: NodeRecord['driftPolicy'];
+  soft_off_escalate: boolean;
+  created_ms: number;
+  updated_ms: number;
+  live: boolean;
+  machine_version: number | null;
+  seq: number | null;
+  snapshot: unknown;
+  status: string | null;
+  observed: SnapshotRecord['observed'] | null;
+  desired: SnapshotRecord['desired'];
+  snapshot_updated_ms: number | null;
+}
+
+function fleetEntry(r: FleetRow): FleetEntry {
+  const node: NodeRecord = {
+    id: r.id,
+    name: r.name,
+    driver: r.driver,
+    bmc: r.bmc,
+    params: r.params,
+    driftPolicy: r.drift_policy,
+    softOffEscalate: r.soft_off_escalate,
+    createdAt: new Date(r.created_ms),
+    updatedAt: new Date(r.updated_ms),
+    deletedAt: null,
   };
+  if (r.machine_version === null || r.seq === null || r.status === null || r.observed === null || r.snapshot_updated_ms === null) return { node, snapshot: null };
+  return {
+    node,
+    snapshot: { nodeId: r.id, machineVersion: r.machine_version, seq: r.seq, snapshot: r.snapshot, status: r.status, observed: r.observed, desired: r.desired, updatedAt: new Date(r.snapshot_updated_ms) },
+  };
+}
+
+/**
+ * One query per batch whose plan does not depend on fresh statistics: the primary key pages the
+ * nodes and each node looks up its own snapshot. (A filter on deleted_at inside the paged scan let
+ * a planner with stale statistics, right after a bulk import, pick the partial name index and
+ * sort the table on every batch; a plain join let its merge join rescan the snapshots from the
+ * first one, which made a boot quadratic.) Deleted nodes are skipped after the scan instead, so a
+ * batch may hold fewer live nodes. Instants come as epoch milliseconds, cheaper to decode.
+ */
+async function fetchBatch(db: Executor, after: string, batchSize: number): Promise<FetchedBatch> {
+  const { rows } = await sql<FleetRow>`
+    select n.id, n.name, n.driver, n.bmc, n.params, n.drift_policy, n.soft_off_escalate,
+      floor(extract(epoch from n.created_at) * 1000)::int8 as created_ms, floor(extract(epoch from n.updated_at) * 1000)::int8 as updated_ms,
+      n.deleted_at is null as live,
+      s.machine_version, s.seq, s.snapshot, s.status, s.observed, s.desired,
+      floor(extract(epoch from s.updated_at) * 1000)::int8 as snapshot_updated_ms
+    from (select * from nodes where id > ${after} order by id limit ${batchSize}) n
+    left join lateral (select * from node_snapshots where node_id = n.id) s on true
+    order by n.id`.execute(db);
+  const entries: FleetEntry[] = [];
+  for (const row of rows) if (row.live) entries.push(fleetEntry(row));
+  return { entries, next: rows.length < batchSize ? null : rows[rows.length - 1]!.id };
 }
 
 /**
@@ -39,7 +88,7 @@ async function fetchBatch(db: Executor, after: string | undefined, batchSize: nu
 export async function* loadFleet(db: Executor, options: { batchSize?: number } = {}): AsyncGenerator<FleetEntry[]> {
   const batchSize = options.batchSize ?? 5000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive whole number, got ${batchSize}`);
-  let pending: Promise<FetchedBatch> | null = fetchBatch(db, undefined, batchSize);
+  let pending: Promise<FetchedBatch> | null = fetchBatch(db, '', batchSize);
   try {
     while (pending) {
       const batch: FetchedBatch = await pending;

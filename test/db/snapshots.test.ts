@@ -1,6 +1,7 @@
 import { beforeEach, expect, it } from 'vitest';
 import { loadFleet } from '../../src/db/load-fleet.ts';
-import { deleteNode, insertNode } from '../../src/db/repositories/nodes.ts';
+import { sql } from 'kysely';
+import { deleteNode, getNodeById, insertNode } from '../../src/db/repositories/nodes.ts';
 import { getSnapshot, loadSnapshots, upsertSnapshots, type SnapshotRecord } from '../../src/db/repositories/snapshots.ts';
 import { describeEachBackend, truncateAll } from '../support/database.ts';
 import { newNode, seedNodes, snapshotFor } from './fixtures.ts';
@@ -83,6 +84,22 @@ describeEachBackend('snapshots repository', (t) => {
     const withSnapshot = entries.filter((e) => e.snapshot !== null).map((e) => e.node.id).sort();
     expect(withSnapshot).toEqual(nodes.slice(0, 4).map((n) => n.id).sort());
     for (const e of entries) if (e.snapshot !== null) expect(e.snapshot.nodeId).toBe(e.node.id);
+  });
+
+  it('loads each node and snapshot exactly as the repositories read them, instants to the millisecond', async () => {
+    const nodes = await seedNodes(t.db, 5);
+    await upsertSnapshots(t.db, nodes.slice(0, 3).map((n, i) => snapshotFor(n.id, i + 2, { updatedAt: new Date(Date.UTC(2025, 2, 4, 5, 6, 7, 89 + i)) })));
+    // Microseconds the boot's epoch arithmetic must truncate the way the pg date parser does.
+    await sql`update nodes set created_at = '2025-03-04 05:06:07.089512+00', updated_at = '2026-11-30 23:59:59.999999+00'`.execute(t.db);
+    await sql`update node_snapshots set updated_at = updated_at + interval '0.000417 seconds' where node_id = ${nodes[1]!.id}`.execute(t.db);
+    const entries = [];
+    for await (const batch of loadFleet(t.db, { batchSize: 2 })) entries.push(...batch);
+    expect(entries.map((e) => e.node.id)).toEqual([...nodes.map((n) => n.id)].sort());
+    for (const entry of entries) {
+      expect(entry.node).toEqual(await getNodeById(t.db, entry.node.id));
+      expect(entry.snapshot).toEqual((await getSnapshot(t.db, entry.node.id)) ?? null);
+    }
+    expect(entries.filter((e) => e.snapshot !== null)).toHaveLength(3);
   });
 
   it('skips a snapshot written back for a node deleted meanwhile', async () => {
