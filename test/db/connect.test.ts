@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseOpenError, openDatabase, redactUrl } from '../../src/db/connect.ts';
 import { DataDirLockedError } from '../../src/db/datadir-lock.ts';
+import { migrations } from '../../db/migrations/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { getNodeByName, insertNode } from '../../src/db/repositories/nodes.ts';
 import { describeEachBackend } from '../support/database.ts';
@@ -23,7 +24,7 @@ describe('embedded PGlite in a data directory', () => {
     const dataDir = join(dir, 'nested', 'data');
     const first = await openDatabase({ dataDir });
     expect(first.backend).toBe('pglite');
-    expect((await migrateToLatest(first.db)).applied).toEqual(['0001_initial', '0002_commit_batch_function']);
+    expect((await migrateToLatest(first.db)).applied).toEqual(Object.keys(migrations));
     await insertNode(first.db, newNode({ name: 'survivor', params: { host: '10.0.0.1' } }));
     await first.close();
 

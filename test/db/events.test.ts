@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { beforeEach, expect, it } from 'vitest';
+import { isForeignKeyViolation, violatedConstraint } from '../../src/db/errors.ts';
 import { insertEvents, listEventsByNode } from '../../src/db/repositories/events.ts';
 import { describeEachBackend, truncateAll } from '../support/database.ts';
 import { seedNodes } from './fixtures.ts';
@@ -34,6 +36,21 @@ describeEachBackend('events repository', (t) => {
   it('refuses an event without a kind or with a non-object detail', async () => {
     await expect(insertEvents(t.db, [{ nodeId: a, at: new Date(), kind: '' }])).rejects.toThrow(/kind/);
     await expect(insertEvents(t.db, [{ nodeId: a, at: new Date(), kind: 'x', detail: [1] as unknown as Record<string, unknown> }])).rejects.toThrow(/detail/);
+  });
+
+  it('refuses history for a node that does not exist, and a hard delete of a node that has history', async () => {
+    // A per-batch check in the commit function stands in for the foreign key (migration 0003).
+    const err = await insertEvents(t.db, [{ nodeId: a, at: new Date(), kind: 'ok' }, { nodeId: 'ghost', at: new Date(), kind: 'lost' }]).catch((e: unknown) => e);
+    expect(isForeignKeyViolation(err)).toBe(true);
+    expect(violatedConstraint(err)).toBe('node_events_node_id_fkey');
+    expect((err as { detail?: string }).detail).toMatch(/ghost/);
+    expect((await listEventsByNode(t.db, a)).items).toEqual([]);
+    await insertEvents(t.db, [{ nodeId: a, at: new Date(), kind: 'ok' }]);
+    const refused = await sql`delete from nodes where id = ${a}`.execute(t.db).catch((e: unknown) => e);
+    expect(isForeignKeyViolation(refused)).toBe(true);
+    expect(violatedConstraint(refused)).toBe('node_events_node_id_fkey');
+    await sql`delete from nodes where id = ${b}`.execute(t.db);
+    expect((await sql<{ n: number }>`select count(*)::int as n from nodes`.execute(t.db)).rows[0]?.n).toBe(1);
   });
 
   it('pages a node\'s history newest first', async () => {
