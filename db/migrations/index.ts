@@ -6,10 +6,10 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.ts';
 import * as commitBatchFunction from './0002_commit_batch_function.ts';
-import * as eventsNodeCheckPerBatch from './0003_events_node_check_per_batch.ts';
+import * as commitBatchV2 from './0003_commit_batch_v2.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_commit_batch_function': commitBatchFunction,
-  '0003_events_node_check_per_batch': eventsNodeCheckPerBatch,
+  '0003_commit_batch_v2': commitBatchV2,
 };

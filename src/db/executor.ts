@@ -16,3 +16,8 @@ export function toJson(value: unknown): string {
   if (text === undefined) throw new TypeError('value cannot be stored as JSON');
   return text;
 }
+
+/** Instants go into JSON payloads as epoch milliseconds (cheaper than ISO strings); SQL reads them with to_timestamp(ms / 1000.0). */
+export function epochMs(at: Date | null | undefined): number | null {
+  return at ? at.getTime() : null;
+}

@@ -42,12 +42,12 @@ export function toEventRecord(row: EventDbRow): EventRecord {
   };
 }
 
-/** The JSON array a batch of events goes to the database as; `ord` keeps their order. */
+/** The JSON array a batch of events goes to the database as; `ord` keeps their order, `at` is epoch ms. */
 export function eventPayload(events: readonly NewEvent[]): string {
   return toJson(events.map((e, i) => ({
     ord: i,
     node_id: e.nodeId,
-    at: e.at,
+    at: e.at.getTime(),
     kind: e.kind,
     origin: e.origin ?? null,
     actor: e.actor ?? null,

@@ -9,7 +9,7 @@
  */
 import { sql } from 'kysely';
 import { callCommitFunction, EMPTY_PAYLOAD } from '../commit-function.ts';
-import { toJson, type Executor } from '../executor.ts';
+import { epochMs, toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
 import type { OpDbRow, OpOrigin, OpState, PowerAction } from '../schema.ts';
 
@@ -87,7 +87,7 @@ export function foldById<T extends OpStateUpdate>(rows: readonly T[]): T[] {
   return [...byId.values()];
 }
 
-/** The JSON array a batch of op writes goes to the database as. */
+/** The JSON array a batch of op writes goes to the database as; instants are epoch ms. */
 export function opPayload(rows: readonly OpWrite[]): string {
   return toJson(rows.map((r) => ({
     id: r.id,
@@ -98,22 +98,23 @@ export function opPayload(rows: readonly OpWrite[]): string {
     state: r.state,
     error: r.error ?? null,
     attempts: r.attempts ?? 0,
-    requested_at: r.requestedAt,
-    started_at: r.startedAt ?? null,
-    finished_at: r.finishedAt ?? null,
+    requested_at: r.requestedAt.getTime(),
+    started_at: epochMs(r.startedAt),
+    finished_at: epochMs(r.finishedAt),
   })));
 }
 
 const OP_RECORDSET = sql`(
   id text, node_id text, action text, origin text, requested_by text, state text, error text,
-  attempts integer, requested_at timestamptz, started_at timestamptz, finished_at timestamptz)`;
+  attempts integer, requested_at double precision, started_at double precision, finished_at double precision)`;
 
 /** Inserts new ops in one statement; a duplicate id is a unique violation. */
 export async function insertOps(db: Executor, rows: readonly OpWrite[]): Promise<void> {
   if (rows.length === 0) return;
   await sql`
     insert into power_ops (id, node_id, action, origin, requested_by, state, error, attempts, requested_at, started_at, finished_at)
-    select id, node_id, action, origin, requested_by, state, error, attempts, requested_at, started_at, finished_at
+    select id, node_id, action, origin, requested_by, state, error, attempts,
+      to_timestamp(requested_at / 1000.0), to_timestamp(started_at / 1000.0), to_timestamp(finished_at / 1000.0)
     from jsonb_to_recordset(${opPayload(rows)}::jsonb) as r${OP_RECORDSET}`.execute(db);
 }
 

@@ -3,7 +3,7 @@
  * compare-and-set: a write whose seq is not above the stored one changes nothing.
  */
 import { sql } from 'kysely';
-import { toJson, type Executor } from '../executor.ts';
+import { epochMs, toJson, type Executor } from '../executor.ts';
 import type { DesiredPower, ObservedPower, SnapshotDbRow } from '../schema.ts';
 
 export interface SnapshotRecord {
@@ -60,7 +60,7 @@ export function latestPerNode(rows: readonly SnapshotWrite[]): SnapshotWrite[] {
   return [...byNode.values()];
 }
 
-/** The JSON array a batch of snapshot writes goes to the database as (one row per node). */
+/** The JSON array a batch of snapshot writes goes to the database as (one row per node; updated_at in epoch ms). */
 export function snapshotPayload(unique: readonly SnapshotWrite[]): string {
   return toJson(unique.map((r) => ({
     node_id: r.nodeId,
@@ -70,7 +70,7 @@ export function snapshotPayload(unique: readonly SnapshotWrite[]): string {
     status: r.status,
     observed: r.observed,
     desired: r.desired,
-    updated_at: r.updatedAt ?? null,
+    updated_at: epochMs(r.updatedAt),
   })));
 }
 
@@ -81,10 +81,10 @@ export async function upsertSnapshots(db: Executor, rows: readonly SnapshotWrite
   const payload = snapshotPayload(unique);
   const result = await sql<{ node_id: string }>`
     insert into node_snapshots (node_id, machine_version, seq, snapshot, status, observed, desired, updated_at)
-    select r.node_id, r.machine_version, r.seq, r.snapshot, r.status, r.observed, r.desired, coalesce(r.updated_at, now())
+    select r.node_id, r.machine_version, r.seq, r.snapshot, r.status, r.observed, r.desired, coalesce(to_timestamp(r.updated_at / 1000.0), now())
     from jsonb_to_recordset(${payload}::jsonb) as r(
       node_id text, machine_version integer, seq bigint, snapshot jsonb,
-      status text, observed text, desired text, updated_at timestamptz)
+      status text, observed text, desired text, updated_at double precision)
     on conflict (node_id) do update set
       machine_version = excluded.machine_version,
       seq = excluded.seq,
