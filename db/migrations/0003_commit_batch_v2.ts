@@ -85,8 +85,12 @@ export async function up(db: AnyDb): Promise<void> {
         order by r.ord
         returning node_events.id, node_events.node_id
       )
+      -- A lateral probe per event: with 'not exists' the cached generic plan hash-joined the
+      -- whole nodes table on every call (0.45 ms for a batch of five transitions at 4,000 nodes).
       select array_agg(inserted.id order by inserted.id),
-        (select i.node_id from inserted i where not exists (select 1 from nodes where nodes.id = i.node_id) limit 1)
+        (select i.node_id from inserted i
+          left join lateral (select true as found from nodes where nodes.id = i.node_id limit 1) n on true
+          where n.found is null limit 1)
       into v_ids, v_missing
       from inserted;
       if v_missing is not null then
