@@ -1,6 +1,7 @@
 /**
  * Group commit: transitions of many nodes are gathered for a short window (or until a size bound)
  * and written in one transaction. One batch is in flight at a time, so batches land in order.
+ * The host runs several and keeps each node's uncommitted changes on one of them.
  */
 import type { CommitBatch, CommitResult } from '../db/commit-batch.ts';
 import type { NewEvent } from '../db/repositories/events.ts';
@@ -34,6 +35,16 @@ export class GroupCommitter {
   committed = 0;
 
   constructor(private readonly options: GroupCommitOptions) {}
+
+  /** A batch is being written. */
+  get writing(): boolean {
+    return this.flushing !== null;
+  }
+
+  /** Changes waiting for the next batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
 
   /** Resolves with the inserted event ids once the batch holding this change is committed. */
   add(staged: Staged): Promise<number[]> {

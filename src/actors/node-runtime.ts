@@ -2,6 +2,7 @@
 import { createActor, type Actor, type AnyActorScope } from 'xstate';
 import type { NodeRecord } from '../db/repositories/nodes.ts';
 import type { PowerDriver } from '../drivers/types.ts';
+import type { GroupCommitter } from './group-commit.ts';
 import { nodeMachine } from '../machines/node-machine.ts';
 import type { NodeEmitted, NodeSettings } from '../machines/types.ts';
 
@@ -28,6 +29,8 @@ export interface NodeRuntime {
   emitted: NodeEmitted[];
   stagedSeq: number;
   committedSeq: number;
+  /** The group commit holding the node's uncommitted changes, if any (see committerFor in the host). */
+  committer: GroupCommitter | null;
   /** The last committed persisted snapshot, to roll back to when a commit fails. */
   committed: unknown;
   /**

@@ -2,13 +2,13 @@
  * The host against a real database (PGlite; PostgreSQL too when DATABASE_URL is set) and the
  * simulated BMC fleet, which records every command and reports overlaps.
  */
-import { afterEach, expect, it } from 'vitest';
-import { getSnapshot, listOpsByNode, getOp } from '../../src/db/index.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { commitBatch, getSnapshot, listOpsByNode, getOp, type CommitBatch } from '../../src/db/index.ts';
 import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
 import type { PowerDriver } from '../../src/drivers/types.ts';
 import type { Host } from '../../src/actors/types.ts';
 import { describeEachBackend } from '../support/database.ts';
-import { buildTestHost, until } from '../support/host.ts';
+import { buildTestHost, testConfig, until } from '../support/host.ts';
 
 const user = { requestedBy: 'test' };
 const hosts: Host[] = [];
@@ -216,5 +216,63 @@ describeEachBackend('actor host', (t) => {
     expect(second.host.getNode(bad.id)!.fault).toMatch(/could not restore/);
     await expect(second.host.requestPower(bad.id, 'off', user)).rejects.toMatchObject({ code: 'node_faulted' });
     expect((await second.host.requestPower(good.id, 'off', user)).result).toBe('accepted');
+  });
+
+  describe('group commit', () => {
+    /** Commits through the real function, slowly, noting how many run at once and the order each node's snapshots land in. */
+    function recordingCommit(delayMs: number) {
+      const landed = new Map<string, number[]>();
+      let running = 0;
+      const stats = { maxConcurrent: 0, commits: 0 };
+      const commit = async (batch: CommitBatch) => {
+        running++;
+        stats.maxConcurrent = Math.max(stats.maxConcurrent, running);
+        try {
+          await new Promise((r) => setTimeout(r, delayMs));
+          const result = await commitBatch(t.db, batch);
+          stats.commits++;
+          for (const snap of batch.snapshots) landed.set(snap.nodeId, [...(landed.get(snap.nodeId) ?? []), snap.seq]);
+          return result;
+        } finally {
+          running--;
+        }
+      };
+      return { commit, landed, stats };
+    }
+
+    it('spreads a busy load over the committers while each node\'s changes land in order on one of them', async () => {
+      const rec = recordingCommit(15);
+      const config = testConfig({ SWITCHBOARD_COMMIT_SHARDS: '4', SWITCHBOARD_COMMIT_MAX_BATCH: '16' });
+      const { host } = await started({ config, commit: rec.commit, bootQueries: false });
+      const nodes = await Promise.all(Array.from({ length: 40 }, (_, i) => host.createNode({ name: `gc-${Date.now()}-${i}`, driver: 'sim', params: {} }, user)));
+      await host.internals.settled();
+      // Back-to-back requests stage a second change of a node while its first is uncommitted.
+      const answers = await Promise.all(nodes.flatMap((n) => [host.lifecycle(n.id, 'mark_broken', user), host.requestPower(n.id, 'on', user), host.requestPower(n.id, 'off', user)]));
+      expect(answers.map((a) => a.result).filter((r) => r !== 'accepted' && r !== 'coalesced')).toEqual([]);
+      await until(() => host.listNodes().every((n) => n.power.phase === 'idle'), 'every node is idle');
+      await host.internals.settled();
+      expect(rec.stats.maxConcurrent).toBeGreaterThan(1);
+      for (const n of nodes) {
+        const seqs = rec.landed.get(n.id)!;
+        expect(seqs.length).toBeGreaterThan(3);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+        expect((await getSnapshot(t.db, n.id))?.seq).toBe(seqs[seqs.length - 1]);
+      }
+    });
+
+    it('sends a burst that fits one batch as one commit, not one per committer', async () => {
+      const rec = recordingCommit(5);
+      const { host } = await started({ config: testConfig({ SWITCHBOARD_COMMIT_SHARDS: '4' }), commit: rec.commit, bootQueries: false });
+      const nodes = [];
+      for (let i = 0; i < 20; i++) nodes.push(await host.createNode({ name: `quiet-${Date.now()}-${i}`, driver: 'sim', params: {} }, user));
+      await host.internals.settled();
+      const before = rec.stats.commits;
+      rec.stats.maxConcurrent = 0;
+      // Twenty requests in one tick: all join the one committer gathering its window.
+      const answers = await Promise.all(nodes.map((n) => host.requestPower(n.id, 'off', user)));
+      expect(answers.every((a) => a.result === 'accepted')).toBe(true);
+      expect(rec.stats.commits - before).toBe(1);
+      expect(rec.stats.maxConcurrent).toBe(1);
+    });
   });
 });
