@@ -9,7 +9,7 @@
  * - A failed commit rolls the node back to its committed snapshot: the request fails with 503
  *   and nothing changed; when the database answers again, nodes that were mid-command RECOVER.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
 import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config.ts';
@@ -102,8 +102,19 @@ export type TestableHost = Host & { readonly internals: HostInternals };
 const silent: HostLogger = { info: () => {}, warn: () => {}, error: () => {} };
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+// Random bytes for op ids come from a pool filled 4 KiB at a time: a call into the crypto
+// binding per op cost more than the rest of the id.
+const idPool = Buffer.alloc(4096);
+let idPoolAt = idPool.length;
+
 export function newOpId(): string {
-  return `op_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+  if (idPoolAt + 6 > idPool.length) {
+    randomFillSync(idPool);
+    idPoolAt = 0;
+  }
+  const random = idPool.toString('hex', idPoolAt, idPoolAt + 6);
+  idPoolAt += 6;
+  return `op_${Date.now().toString(36)}${random}`;
 }
 
 export function createHost(deps: HostDeps): TestableHost {
