@@ -83,16 +83,31 @@ export interface Allowed {
 /**
  * What a client may ask for now: gated by status (the gating table) and by the slots (a
  * request that would find both slots full is left out, except repeats that would coalesce).
+ * The answer depends on the status and, when the slots are full, the pending action only, so
+ * each combination is computed once and shared (frozen) by every view that shows it.
  */
 export function allowedActions(state: ChartState): Allowed {
   const ctx = state.context;
   const status = lifecycleStatus(state);
   const slotsFull = ctx.inFlight !== null && ctx.pending !== null && powerPhase(state) !== 'backoff';
+  const pendingAction = slotsFull ? (ctx.pending?.action ?? null) : null;
+  const key = `${status}|${slotsFull ? `full:${pendingAction}` : 'free'}`;
+  let allowed = allowedCache.get(key);
+  if (allowed === undefined) {
+    allowed = computeAllowed(status, slotsFull, pendingAction);
+    allowedCache.set(key, allowed);
+  }
+  return allowed;
+}
+
+const allowedCache = new Map<string, Allowed>();
+
+function computeAllowed(status: Status, slotsFull: boolean, pendingAction: PowerAction | null): Allowed {
   const power = POWER_ACTIONS.filter((action) => {
     if (action !== 'query' && !(POWER_GATE[status] as readonly PowerAction[]).includes(action)) return false;
     if (!slotsFull) return true;
-    return action === 'query' || ctx.pending?.action === action;
+    return action === 'query' || pendingAction === action;
   });
   const lifecycle = LIFECYCLE_EVENT_TYPES.filter((event) => LIFECYCLE_EVENTS[event].from.includes(status));
-  return { power, lifecycle };
+  return Object.freeze({ power: Object.freeze(power) as PowerAction[], lifecycle: Object.freeze(lifecycle) as LifecycleEventType[] });
 }
