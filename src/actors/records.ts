@@ -26,7 +26,12 @@ export function recordsFor(
 ): { ops: OpWrite[]; events: NewEvent[] } {
   const ops: OpWrite[] = [];
   const events: NewEvent[] = [];
+  // An op that is accepted and goes in flight in the same transition was never waiting: its
+  // pending write and event would only repeat the accepted request (and cost a row each).
+  let startedAtOnce: Set<string> | null = null;
+  for (const e of emitted) if (e.type === 'op' && e.state === 'in_flight') (startedAtOnce ??= new Set()).add(e.opId);
   for (const e of emitted) {
+    if (e.type === 'op' && e.state === 'pending' && startedAtOnce?.has(e.opId)) continue;
     const at = new Date(e.at);
     if (e.type === 'request') {
       if (e.kind === 'power' && e.result !== 'accepted') {
