@@ -41,6 +41,13 @@ export class GroupCommitter {
     return this.flushing !== null;
   }
 
+  /** How long the batch being written has taken so far (ms; 0 when none is). */
+  writingFor(now: number): number {
+    return this.flushing === null ? 0 : now - this.batchStarted;
+  }
+
+  private batchStarted = 0;
+
   /** Changes waiting for the next batch. */
   get queued(): number {
     return this.queue.length;
@@ -75,6 +82,7 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       const started = performance.now();
+      this.batchStarted = started;
       const snapshots: SnapshotWrite[] = [];
       const ops: OpWrite[] = [];
       const events: NewEvent[] = [];

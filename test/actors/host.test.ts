@@ -260,6 +260,33 @@ describeEachBackend('actor host', (t) => {
       }
     });
 
+    it('does not queue new work behind a commit that hangs', async () => {
+      let hold: (() => void) | null = null;
+      let holding = false;
+      const commit = async (batch: CommitBatch) => {
+        if (holding) {
+          holding = false;
+          await new Promise<void>((r) => (hold = r));
+        }
+        return commitBatch(t.db, batch);
+      };
+      const { host } = await started({ config: testConfig({ SWITCHBOARD_COMMIT_SHARDS: '4' }), commit, bootQueries: false });
+      const [a, b] = [await host.createNode({ name: `hang-a-${Date.now()}`, driver: 'sim', params: {} }, user), await host.createNode({ name: `hang-b-${Date.now()}`, driver: 'sim', params: {} }, user)];
+      await host.internals.settled();
+      holding = true;
+      const stuck = host.requestPower(a.id, 'off', user);
+      await until(() => hold !== null, 'the first commit hangs');
+      await new Promise((r) => setTimeout(r, 10)); // longer than the commit window
+      try {
+        // Another node's request goes to another committer and is answered meanwhile.
+        const other = await Promise.race([host.requestPower(b.id, 'off', user), new Promise((r) => setTimeout(() => r('still waiting after 2 s'), 2000))]);
+        expect(other).toMatchObject({ result: 'accepted' });
+      } finally {
+        hold!();
+      }
+      expect((await stuck).result).toBe('accepted');
+    });
+
     it('sends a burst that fits one batch as one commit, not one per committer', async () => {
       const rec = recordingCommit(5);
       const { host } = await started({ config: testConfig({ SWITCHBOARD_COMMIT_SHARDS: '4' }), commit: rec.commit, bootQueries: false });
