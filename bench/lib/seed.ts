@@ -10,6 +10,7 @@ import { upsertSnapshots } from '../../src/db/index.ts';
 import { createSimDriver, SimBmcFleet, type SimParams } from '../../src/drivers/sim/index.ts';
 import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeSettings, Status } from '../../src/machines/types.ts';
+import { toStoredSnapshot } from '../../src/actors/stored-snapshot.ts';
 
 export const seededId = (i: number): string => `node_${i.toString().padStart(6, '0')}`;
 
@@ -22,14 +23,14 @@ export function simSettings(params: SimParams): NodeSettings {
   return { ...DEFAULT_SETTINGS, queryable: caps.queryable, maxAttempts: caps.maxAttempts, stepTimeoutMs: caps.defaultTimeoutMs };
 }
 
-/** A persisted snapshot of an idle node in the given status, made by the real machine. */
+/** A stored snapshot (as the host writes it) of an idle node in the given status, made by the real machine. */
 export function idleSnapshot(settings: NodeSettings, status: SeedStatus): { snapshot: unknown; observed: 'unknown'; desired: null } {
   const actor = createActor(nodeMachine, { input: { settings } });
   actor.start();
   if (status === 'broken') actor.send({ type: 'mark_broken', opId: 'op_seed', at: Date.now() });
   const state = actor.getSnapshot();
   if (state.context.status !== status) throw new Error(`seeding: the machine is in ${state.context.status}, expected ${status}`);
-  const snapshot = actor.getPersistedSnapshot();
+  const snapshot = toStoredSnapshot(actor.getPersistedSnapshot());
   actor.stop();
   return { snapshot, observed: 'unknown', desired: null };
 }

@@ -30,6 +30,7 @@ import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
+import { toStoredSnapshot, withSettings } from './stored-snapshot.ts';
 import { recordsFor, type TransitionMeta } from './records.ts';
 import { SyncScheduler } from './sync-scheduler.ts';
 import type {
@@ -287,7 +288,7 @@ export function createHost(deps: HostDeps): TestableHost {
     let eventIds: number[];
     try {
       eventIds = await committerFor(node, seq).add({
-        snapshot: { nodeId: node.id, machineVersion: MACHINE_VERSION, seq, snapshot: persisted, status: c.status, observed: c.observed, desired: c.desired },
+        snapshot: { nodeId: node.id, machineVersion: MACHINE_VERSION, seq, snapshot: toStoredSnapshot(persisted), status: c.status, observed: c.observed, desired: c.desired },
         ops,
         events,
       });
@@ -547,6 +548,7 @@ export function createHost(deps: HostDeps): TestableHost {
       if (stored.machineVersion > MACHINE_VERSION) throw new Error(`snapshot is from a newer chart (version ${stored.machineVersion})`);
       const status = (snapshot as { status?: unknown } | null)?.status;
       if (status !== 'active') throw new Error(`snapshot status is ${String(status)}, not active`);
+      snapshot = withSettings(snapshot, settingsFor(record, driver, node.params));
       node.actor = startActor(node, { snapshot });
       const restoredStatus: unknown = node.actor.getSnapshot().context?.status;
       if (!(STATUSES as readonly unknown[]).includes(restoredStatus)) throw new Error(`snapshot has no valid lifecycle status (${String(restoredStatus)})`);
@@ -660,7 +662,7 @@ export function createHost(deps: HostDeps): TestableHost {
         ids = await inTransaction(db, async (trx) => {
           const saved = await insertNode(trx, { id, name: record.name, driver: record.driver, bmc, params: stored, driftPolicy: record.driftPolicy, softOffEscalate: record.softOffEscalate });
           node.record = saved;
-          const snapshot = { nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: persisted, status: c.status, observed: c.observed, desired: c.desired };
+          const snapshot = { nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: toStoredSnapshot(persisted), status: c.status, observed: c.observed, desired: c.desired };
           return (await commitBatch(trx, { snapshots: [snapshot], ops: [], events: [event] })).eventIds;
         });
       } catch (err) {

@@ -218,6 +218,36 @@ describeEachBackend('actor host', (t) => {
     expect((await second.host.requestPower(good.id, 'off', user)).result).toBe('accepted');
   });
 
+  it('stores snapshots without settings and derives them from the node row at restore, old snapshots too', async () => {
+    const fleet = new SimBmcFleet();
+    const { host, secretKey } = await started({ fleet, bootQueries: false });
+    const node = await host.createNode({ name: `settings-${Date.now()}`, driver: 'sim', params: {}, driftPolicy: 'adopt' }, user);
+    await host.requestPower(node.id, 'off', user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the op ends');
+    await host.internals.settled();
+    const stored = (await getSnapshot(t.db, node.id))!.snapshot as { context: Record<string, unknown> };
+    expect(stored.context).not.toHaveProperty('settings');
+    expect(stored.context.desired).toBe('off');
+    await host.stop();
+    hosts.splice(hosts.indexOf(host), 1);
+
+    // The row says enforce (a PATCH whose CONFIGURE never committed); a snapshot in the old
+    // format still carries adopt. The row wins.
+    await t.db.updateTable('nodes').set({ drift_policy: 'enforce' }).where('id', '=', node.id).execute();
+    const oldFormat = { ...stored, context: { ...stored.context, settings: { driftPolicy: 'adopt', softOffEscalate: true, queryable: true, maxAttempts: 9, stepTimeoutMs: 1, softOffTimeoutMs: 1, retryBaseMs: 1, retryMaxMs: 1 } } };
+    await t.db.updateTable('node_snapshots').set({ snapshot: JSON.stringify(oldFormat) as never }).where('node_id', '=', node.id).execute();
+    const second = await started({ fleet, secretKey, bootQueries: false });
+    expect(second.host.getNode(node.id)).toMatchObject({ driftPolicy: 'enforce', fault: null, power: { desired: 'off', observed: 'off' } });
+    // The actor runs with the row's policy: a button press seen by the next sync is undone
+    // (enforce), not adopted as the new desired state.
+    fleet.pressButton(node.id, 'on');
+    second.host.internals.fireTimer(node.id, 'sync');
+    await until(() => fleet.power(node.id) === 'off' && second.host.getNode(node.id)!.power.phase === 'idle', 'the drift is enforced away');
+    expect(second.host.getNode(node.id)!.power.desired).toBe('off');
+    const ops = await listOpsByNode(t.db, node.id);
+    expect(ops.items.some((o) => o.origin === 'sync' && o.action === 'off' && o.state === 'succeeded')).toBe(true);
+  });
+
   describe('group commit', () => {
     /** Commits through the real function, slowly, noting how many run at once and the order each node's snapshots land in. */
     function recordingCommit(delayMs: number) {
