@@ -27,7 +27,7 @@ import { commandFor, needsRecovery, powerPhase, timersFor, type Command } from '
 import { DEFAULT_SETTINGS, MACHINE_VERSION } from '../machines/node-machine.ts';
 import { STATUSES, type LifecycleEventType, type NodeEmitted, type NodeEvent, type NodeSettings, type PowerAction, type Reading } from '../machines/types.ts';
 import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
-import { GroupCommitter } from './group-commit.ts';
+import { chooseCommitter, GroupCommitter } from './group-commit.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
 import { toStoredSnapshot, withSettings } from './stored-snapshot.ts';
@@ -143,32 +143,10 @@ export function createHost(deps: HostDeps): TestableHost {
         ...(deps.hooks?.onCommit ? { onBatch: deps.hooks.onCommit } : {}),
       }),
   );
-  /**
-   * The committer a node's transition joins. A node with changes still uncommitted stays on
-   * their committer, so its snapshots land in order. Any other node joins, in this order: a
-   * committer gathering its window; one writing a batch with a short queue that started less
-   * than a window ago (the queue goes out the moment the write ends, without a window; a write
-   * that takes longer is stalled, and nobody new should wait behind it); an idle one. So a quiet
-   * host writes one batch at a time, and once queues grow past `spill` the load spreads over
-   * every committer. (Shards
-   * fixed by node id split a light load into many small commits: at 1,000 req/s 18,700 commits
-   * in 10 s and 75% CPU, against 6,300 and 62%, the difference mostly socket writes.)
-   */
-  const spill = Math.max(1, Math.floor(config.intervals.commitMaxBatch / 8));
-  const committerFor = (node: NodeRuntime, seq: number): GroupCommitter => {
-    if (node.committer && seq - 1 > node.committedSeq) return node.committer;
-    let writing: GroupCommitter | null = null;
-    let idle: GroupCommitter | null = null;
-    let least = committers[0]!;
-    const now = performance.now();
-    for (const c of committers) {
-      if (!c.writing && c.queued > 0) return (node.committer = c);
-      if (c.writing && c.queued < spill && c.writingFor(now) < config.intervals.commitWindowMs && (writing === null || c.queued < writing.queued)) writing = c;
-      if (!c.writing && c.queued === 0) idle ??= c;
-      if (c.queued < least.queued) least = c;
-    }
-    return (node.committer = writing ?? idle ?? least);
-  };
+  const choice = { spill: Math.max(1, Math.floor(config.intervals.commitMaxBatch / 8)), windowMs: config.intervals.commitWindowMs };
+  // A node with changes still uncommitted stays on their committer, so its snapshots land in order.
+  const committerFor = (node: NodeRuntime, seq: number): GroupCommitter =>
+    (node.committer = node.committer && seq - 1 > node.committedSeq ? node.committer : chooseCommitter(committers, choice));
   const drainCommits = () => Promise.all(committers.map((c) => c.drain()));
   const sync = new SyncScheduler(config.intervals.syncMs, (id) => onSyncDue(id), clock);
   const needsRecover = new Set<string>();
