@@ -1,12 +1,12 @@
 /**
- * The host restores snapshots through restoreShared (src/actors/node-runtime.ts), which resolves
+ * The host restores snapshots through restoreShared (src/actors/shared-restore.ts), which resolves
  * each state value once and shares the result between nodes. It must be indistinguishable from
  * XState's own restoreSnapshot: same state, same tags, same context, and the same next
  * transition, for every state the chart reaches (random walks over the model's events).
  */
 import { createActor, type AnyActorScope } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { restoreShared, restoringMachine } from '../../src/actors/node-runtime.ts';
+import { restoreShared, restoringMachine } from '../../src/actors/shared-restore.ts';
 import { nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeEvent } from '../../src/machines/types.ts';
 import { MODEL_CONFIGS, eventsFor } from '../model/node-model.ts';
