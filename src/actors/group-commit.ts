@@ -31,6 +31,8 @@ export class GroupCommitter {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** When the batch being written started (performance.now()). */
+  private batchStarted = 0;
   commits = 0;
   committed = 0;
 
@@ -45,8 +47,6 @@ export class GroupCommitter {
   writingFor(now: number): number {
     return this.flushing === null ? 0 : now - this.batchStarted;
   }
-
-  private batchStarted = 0;
 
   /** Changes waiting for the next batch. */
   get queued(): number {

@@ -107,13 +107,6 @@ export async function getSnapshot(db: Executor, nodeId: string): Promise<Snapsho
   return row === undefined ? undefined : toSnapshotRecord(row);
 }
 
-/** Snapshots with after < node_id <= through (after undefined: from the start), any node. */
-export async function snapshotsInIdRange(db: Executor, after: string | undefined, through: string): Promise<SnapshotRecord[]> {
-  let query = db.selectFrom('node_snapshots').selectAll().where('node_id', '<=', through);
-  if (after !== undefined) query = query.where('node_id', '>', after);
-  return (await query.orderBy('node_id').execute()).map(toSnapshotRecord);
-}
-
 /**
  * Every live node's snapshot, in node id order, a batch at a time (keyset paging), so a boot
  * of 100,000 nodes never holds more than one batch of parsed rows. A batch may hold fewer than
@@ -129,7 +122,8 @@ export async function* loadSnapshots(db: Executor, options: { batchSize?: number
     const rows = await query.orderBy('node_id').limit(batchSize).execute();
     const last = rows[rows.length - 1]?.node_id;
     if (last === undefined) return;
-    // Bounded range scans, not a join (see loadFleet): deleteNode drops a snapshot, but a
+    // Bounded range scans, not a join (a merge join can rescan from the first snapshot on every
+    // batch, see load-fleet.ts): deleteNode drops a snapshot, but a
     // commit racing the delete may write one back, so deleted nodes are filtered here.
     let deleted = db.selectFrom('nodes').select('id').where('id', '<=', last).where('deleted_at', 'is not', null);
     if (after !== undefined) deleted = deleted.where('id', '>', after);
