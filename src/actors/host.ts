@@ -24,13 +24,13 @@ import type { Database } from '../db/schema.ts';
 import { DriverError, type DriverName, type PowerDriver } from '../drivers/types.ts';
 import { AppError } from '../errors.ts';
 import { commandFor, needsRecovery, powerPhase, timersFor, type Command } from '../machines/derive.ts';
-import { DEFAULT_SETTINGS, MACHINE_VERSION } from '../machines/node-machine.ts';
+import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../machines/node-machine.ts';
 import { STATUSES, type LifecycleEventType, type NodeEmitted, type NodeEvent, type NodeSettings, type PowerAction, type Reading } from '../machines/types.ts';
 import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
 import { chooseCommitter, GroupCommitter } from './group-commit.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
-import { toStoredSnapshot, withSettings } from './stored-snapshot.ts';
+import { storedSnapshotOf, withSettings } from './stored-snapshot.ts';
 import { recordsFor, type TransitionMeta } from './records.ts';
 import { SyncScheduler } from './sync-scheduler.ts';
 import type {
@@ -261,12 +261,11 @@ export function createHost(deps: HostDeps): TestableHost {
     if (after === before && emitted.length === 0) return emitted;
     const { ops, events } = recordsFor(node.id, before.context, after.context, emitted, { ...meta, at: event.at });
     const seq = ++node.stagedSeq;
-    const persisted = actor.getPersistedSnapshot();
     const c = after.context;
     let eventIds: number[];
     try {
       eventIds = await committerFor(node, seq).add({
-        snapshot: { nodeId: node.id, machineVersion: MACHINE_VERSION, seq, snapshot: toStoredSnapshot(persisted), status: c.status, observed: c.observed, desired: c.desired },
+        snapshot: { nodeId: node.id, machineVersion: MACHINE_VERSION, seq, snapshot: storedSnapshotOf(after), status: c.status, observed: c.observed, desired: c.desired },
         ops,
         events,
       });
@@ -276,7 +275,6 @@ export function createHost(deps: HostDeps): TestableHost {
     }
     if (seq > node.committedSeq) {
       node.committedSeq = seq;
-      node.committed = persisted;
       node.committedState = after;
     }
     node.updatedAt = new Date(event.at);
@@ -291,7 +289,7 @@ export function createHost(deps: HostDeps): TestableHost {
     setDatabaseAvailable(false);
     if (node.stagedSeq === node.committedSeq || !node.actor) return;
     node.actor.stop();
-    node.actor = startActor(node, { snapshot: node.committed });
+    node.actor = startActor(node, { snapshot: nodeMachine.getPersistedSnapshot(node.committedState!) });
     node.stagedSeq = node.committedSeq;
     clearTimers(node);
     needsRecover.add(node.id);
@@ -492,7 +490,6 @@ export function createHost(deps: HostDeps): TestableHost {
       stagedSeq: 0,
       committedSeq: 0,
       committer: null,
-      committed: null,
       committedState: null,
       running: null,
       deadlineTimer: null,
@@ -531,7 +528,6 @@ export function createHost(deps: HostDeps): TestableHost {
       const restoredStatus: unknown = node.actor.getSnapshot().context?.status;
       if (!(STATUSES as readonly unknown[]).includes(restoredStatus)) throw new Error(`snapshot has no valid lifecycle status (${String(restoredStatus)})`);
       node.stagedSeq = node.committedSeq = stored.seq;
-      node.committed = snapshot;
       node.committedState = node.actor.getSnapshot();
       node.updatedAt = stored.updatedAt;
     } catch (err) {
@@ -631,8 +627,8 @@ export function createHost(deps: HostDeps): TestableHost {
       node.driver = driver;
       node.params = { ...input.params };
       node.actor = startActor(node, { settings: settingsFor(record, driver, node.params) });
-      const persisted = node.actor.getPersistedSnapshot();
-      const c = node.actor.getSnapshot().context;
+      const initial = node.actor.getSnapshot();
+      const c = initial.context;
       const at = new Date(clock());
       const event: NewEvent = { nodeId: id, at, kind: 'node_created', origin: 'user', actor: caller.requestedBy, detail: { name: input.name, driver: input.driver, bmc } };
       let ids: number[];
@@ -640,7 +636,7 @@ export function createHost(deps: HostDeps): TestableHost {
         ids = await inTransaction(db, async (trx) => {
           const saved = await insertNode(trx, { id, name: record.name, driver: record.driver, bmc, params: stored, driftPolicy: record.driftPolicy, softOffEscalate: record.softOffEscalate });
           node.record = saved;
-          const snapshot = { nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: toStoredSnapshot(persisted), status: c.status, observed: c.observed, desired: c.desired };
+          const snapshot = { nodeId: id, machineVersion: MACHINE_VERSION, seq: 1, snapshot: storedSnapshotOf(initial), status: c.status, observed: c.observed, desired: c.desired };
           return (await commitBatch(trx, { snapshots: [snapshot], ops: [], events: [event] })).eventIds;
         });
       } catch (err) {
@@ -650,8 +646,7 @@ export function createHost(deps: HostDeps): TestableHost {
         throw new AppError('database_unavailable', undefined, undefined, { cause: err });
       }
       node.stagedSeq = node.committedSeq = 1;
-      node.committed = persisted;
-      node.committedState = node.actor.getSnapshot();
+      node.committedState = initial;
       nodes.set(id, node);
       byName.set(record.name, id);
       publish(node, [event], ids);

@@ -32,11 +32,10 @@ export interface NodeRuntime {
   committedSeq: number;
   /** The group commit holding the node's uncommitted changes, if any (see committerFor in the host). */
   committer: GroupCommitter | null;
-  /** The last committed persisted snapshot, to roll back to when a commit fails. */
-  committed: unknown;
   /**
    * The actor's state as of the last commit: what reads (views, lists, the stream) show, so
-   * nobody sees a change that a failed commit could still roll back.
+   * nobody sees a change that a failed commit could still roll back, and what a failed commit
+   * rolls the actor back to.
    */
   committedState: NodeState | null;
   running: RunningCommand | null;
