@@ -445,7 +445,7 @@ export function createHost(deps: HostDeps): TestableHost {
       let outcome: 'ok' | 'error' | 'aborted' = 'ok';
       const ref = { opId: cmd.opId, step: cmd.step, attempt: cmd.attempt };
       try {
-        release = await limiter.acquire(node.record.bmc, caps.minIntervalMs, controller.signal);
+        release = limiter.tryAcquire(node.record.bmc, caps.minIntervalMs) ?? (await limiter.acquire(node.record.bmc, caps.minIntervalMs, controller.signal));
         if (cmd.kind === 'query') {
           const observed = await driver.query(target, controller.signal);
           result = { type: 'QUERY_DONE', ...ref, observed, at: 0 };

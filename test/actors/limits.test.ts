@@ -63,4 +63,42 @@ describe('BmcLimiter', () => {
     first();
     (await limiter.acquire('bmc-a', 0, never))();
   });
+  describe('tryAcquire (the host starts most commands this way)', () => {
+    it('takes a free slot at once and counts it like acquire', () => {
+      const limiter = new BmcLimiter({ perBmc: 1, minIntervalMs: 0, global: 10 });
+      const release = limiter.tryAcquire('bmc-a', 0);
+      expect(release).not.toBeNull();
+      expect(limiter.inFlight).toBe(1);
+      expect(limiter.tryAcquire('bmc-a', 0)).toBeNull();
+      release!();
+      expect(limiter.inFlight).toBe(0);
+      expect(limiter.trackedBmcs).toBe(0);
+    });
+
+    it('does not barge past a command that queues for the BMC', async () => {
+      const limiter = new BmcLimiter({ perBmc: 1, minIntervalMs: 0, global: 10 });
+      const first = limiter.tryAcquire('bmc-a', 0)!;
+      const queued = limiter.acquire('bmc-a', 0, never);
+      first();
+      // The slot is free again, but it belongs to the queued command.
+      expect(limiter.tryAcquire('bmc-a', 0)).toBeNull();
+      (await queued)();
+      const later = limiter.tryAcquire('bmc-a', 0);
+      expect(later).not.toBeNull();
+      later!();
+    });
+
+    it('waits out the minimum interval and the global cap (null, so the caller queues)', () => {
+      let now = 0;
+      const limiter = new BmcLimiter({ perBmc: 1, minIntervalMs: 0, global: 1, now: () => now });
+      limiter.tryAcquire('bmc-a', 500)!();
+      now = 100;
+      expect(limiter.tryAcquire('bmc-a', 500)).toBeNull();
+      now = 600;
+      const a = limiter.tryAcquire('bmc-a', 500)!;
+      expect(limiter.tryAcquire('bmc-b', 0)).toBeNull();
+      a();
+      expect(limiter.tryAcquire('bmc-b', 0)).not.toBeNull();
+    });
+  });
 });
