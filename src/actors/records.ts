@@ -95,11 +95,12 @@ export function recordsFor(
     }
     events.push({ nodeId, at, kind: e.kind, origin: meta.origin, actor: meta.requestedBy, opId: e.opId ?? null, detail: { message: e.message } });
   }
-  const at = new Date(meta.at);
-  const changed = (kind: string, from: unknown, to: unknown) =>
-    events.push({ nodeId, at, kind, origin: meta.origin, actor: meta.requestedBy, opId: after.inFlight?.opId ?? null, detail: { from, to } });
-  if (before.status !== after.status) changed('status_changed', before.status, after.status);
-  if (before.observed !== after.observed) changed('observed_changed', before.observed, after.observed);
-  if (before.desired !== after.desired) changed('desired_changed', before.desired, after.desired);
+  if (before.status !== after.status) events.push(changed(nodeId, after, meta, 'status_changed', before.status, after.status));
+  if (before.observed !== after.observed) events.push(changed(nodeId, after, meta, 'observed_changed', before.observed, after.observed));
+  if (before.desired !== after.desired) events.push(changed(nodeId, after, meta, 'desired_changed', before.desired, after.desired));
   return { ops, events };
+}
+
+function changed(nodeId: string, after: NodeContext, meta: TransitionMeta, kind: string, from: unknown, to: unknown): NewEvent {
+  return { nodeId, at: new Date(meta.at), kind, origin: meta.origin, actor: meta.requestedBy, opId: after.inFlight?.opId ?? null, detail: { from, to } };
 }

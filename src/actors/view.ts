@@ -24,39 +24,35 @@ export function viewOf(node: NodeRuntime): NodeView {
   return view;
 }
 
+/** One object literal of a fixed shape (no spreads): a view is built for every committed change. */
 function buildView(node: NodeRuntime): NodeView {
-  const base = {
+  const record = node.record;
+  const state = node.actor ? node.committedState : null;
+  const c = state?.context;
+  const op = c?.inFlight ?? null;
+  return {
     id: node.id,
-    name: node.record.name,
-    driver: node.record.driver as DriverName,
-    bmc: node.record.bmc,
-    driftPolicy: node.record.driftPolicy,
-    softOffEscalate: node.record.softOffEscalate,
+    name: record.name,
+    driver: record.driver as DriverName,
+    bmc: record.bmc,
+    driftPolicy: record.driftPolicy,
+    softOffEscalate: record.softOffEscalate,
     fault: node.fault,
     updatedAt: node.updatedAt.toISOString(),
-  };
-  const state = node.actor ? node.committedState : null;
-  if (!state) {
-    return {
-      ...base,
-      status: 'broken',
-      power: { observed: 'error', desired: null, inFlight: null, pending: null, phase: 'idle', lastError: node.fault },
-      allowed: { power: [], lifecycle: [] },
-    };
-  }
-  const c = state.context;
-  const op = c.inFlight;
-  return {
-    ...base,
-    status: c.status,
-    power: {
-      observed: c.observed,
-      desired: c.desired,
-      inFlight: op && { opId: op.opId, action: op.action, origin: op.origin, step: op.step, attempt: op.attempt },
-      pending: c.pending,
-      phase: powerPhase(state),
-      lastError: c.lastError,
-    },
-    allowed: allowedActions(state),
+    status: c ? c.status : 'broken',
+    power: c
+      ? {
+          observed: c.observed,
+          desired: c.desired,
+          inFlight: op && { opId: op.opId, action: op.action, origin: op.origin, step: op.step, attempt: op.attempt },
+          pending: c.pending,
+          phase: powerPhase(state!),
+          lastError: c.lastError,
+        }
+      : { observed: 'error', desired: null, inFlight: null, pending: null, phase: 'idle', lastError: node.fault },
+    allowed: state ? allowedActions(state) : NOTHING_ALLOWED,
   };
 }
+
+/** A node without a running actor (faulted) permits nothing. */
+const NOTHING_ALLOWED: NodeView['allowed'] = Object.freeze({ power: Object.freeze([]), lifecycle: Object.freeze([]) }) as never;
