@@ -30,7 +30,7 @@ import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
 import { chooseCommitter, GroupCommitter } from './group-commit.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
-import { storedSnapshotOf, withSettings } from './stored-snapshot.ts';
+import { attachSettings, storedSnapshotOf } from './stored-snapshot.ts';
 import { recordsFor, type TransitionMeta } from './records.ts';
 import { SyncScheduler } from './sync-scheduler.ts';
 import type {
@@ -161,16 +161,27 @@ export function createHost(deps: HostDeps): TestableHost {
     return (deps.drivers[name as DriverName] as PowerDriver | undefined) ?? null;
   }
 
+  /**
+   * A node's settings: its row's policies and its driver's capabilities. Nodes with the same ones
+   * share one frozen object (the chart replaces settings, never edits them), so a fleet of 100,000
+   * holds a handful instead of one each.
+   */
+  const sharedSettings = new Map<string, NodeSettings>();
   function settingsFor(record: NodeRecord, driver: PowerDriver, params: Record<string, unknown>): NodeSettings {
     const caps = driver.capabilities(params);
-    return {
+    const key = `${record.driftPolicy}|${record.softOffEscalate}|${caps.queryable}|${caps.maxAttempts}|${caps.defaultTimeoutMs}`;
+    const known = sharedSettings.get(key);
+    if (known) return known;
+    const settings: NodeSettings = Object.freeze({
       ...DEFAULT_SETTINGS,
       driftPolicy: record.driftPolicy,
       softOffEscalate: record.softOffEscalate,
       queryable: caps.queryable,
       maxAttempts: caps.maxAttempts,
       stepTimeoutMs: caps.defaultTimeoutMs,
-    };
+    });
+    if (sharedSettings.size < 1_000) sharedSettings.set(key, settings);
+    return settings;
   }
 
   function validateParams(driver: PowerDriver, params: Record<string, unknown>): void {
@@ -523,7 +534,7 @@ export function createHost(deps: HostDeps): TestableHost {
       if (stored.machineVersion > MACHINE_VERSION) throw new Error(`snapshot is from a newer chart (version ${stored.machineVersion})`);
       const status = (snapshot as { status?: unknown } | null)?.status;
       if (status !== 'active') throw new Error(`snapshot status is ${String(status)}, not active`);
-      snapshot = withSettings(snapshot, settingsFor(record, driver, node.params));
+      snapshot = attachSettings(snapshot, settingsFor(record, driver, node.params));
       node.actor = startActor(node, { snapshot });
       const restoredStatus: unknown = node.actor.getSnapshot().context?.status;
       if (!(STATUSES as readonly unknown[]).includes(restoredStatus)) throw new Error(`snapshot has no valid lifecycle status (${String(restoredStatus)})`);

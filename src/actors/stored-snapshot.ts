@@ -53,3 +53,14 @@ export function withSettings(stored: unknown, settings: NodeSettings): unknown {
   if (!context || typeof context !== 'object') return stored;
   return { ...(stored as object), context: { ...context, settings } };
 }
+
+/**
+ * The same, in place: for a snapshot the caller owns outright (one just decoded from its row at
+ * boot), which spares two copies per node.
+ */
+export function attachSettings(stored: unknown, settings: NodeSettings): unknown {
+  const context = (stored as PersistedShape | null)?.context;
+  if (!context || typeof context !== 'object') return stored;
+  context.settings = settings;
+  return stored;
+}
