@@ -3,20 +3,21 @@
  *
  * Prints every figure as an absolute value and as a ratio to a baseline measured in the same run
  * (the machines are noisy), with the machine it ran on, and writes bench/results/latest.json.
+ * Each figure runs in a Node process of its own (bench/lib/figure-child.ts).
  * Uses PGlite in a temp dir unless DATABASE_URL names a PostgreSQL server.
  */
 import { fileURLToPath } from 'node:url';
+import { FIGURES } from './figures/index.ts';
+import { runChild } from './lib/child.ts';
 import { describeBackend } from './lib/database.ts';
 import type { Figure } from './lib/figure.ts';
+import type { FigureChildInput } from './lib/figure-child.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
-import { formatTable, toRow, writeResults, type ReportRow } from './lib/report.ts';
-import { heapFigure } from './figures/heap.ts';
-import { ipmiFigure } from './figures/ipmi.ts';
-import { latencyFigure } from './figures/latency.ts';
-import { restoreFigure } from './figures/restore.ts';
-import { throughputFigure } from './figures/throughput.ts';
+import { formatTable, toRow, writeResults, type FigureResult, type ReportRow } from './lib/report.ts';
 
-const FIGURES: readonly Figure[] = [throughputFigure, heapFigure, restoreFigure, latencyFigure, ipmiFigure];
+const FIGURE_CHILD = new URL('./lib/figure-child.ts', import.meta.url);
+/** The longest a figure may take before it counts as failed (the full latency figure takes about 2 min). */
+const FIGURE_TIMEOUT_MS = 30 * 60_000;
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
 interface Args {
@@ -63,7 +64,8 @@ async function main(): Promise<void> {
     const started = performance.now();
     console.log(`[${figure.name}] ${figure.title}`);
     try {
-      const results = await figure.run({ quick: args.quick, serverUrl, log: (m) => console.log(`  ${m}`) });
+      const input: FigureChildInput = { name: figure.name, quick: args.quick };
+      const results = await runChild<FigureResult[]>(FIGURE_CHILD, input, { timeoutMs: FIGURE_TIMEOUT_MS, passStderr: true });
       for (const r of results) rows.push(toRow(r));
       console.log(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     } catch (err) {

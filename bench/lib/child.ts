@@ -11,19 +11,21 @@ export interface ChildOptions {
   readonly timeoutMs: number;
   /** Added to the child's environment (for secrets that must not show in its argv). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Let the child's stderr through as it comes (its progress), instead of keeping it for errors. */
+  readonly passStderr?: boolean;
 }
 
 export function runChild<T>(scriptUrl: URL, input: unknown, options: ChildOptions): Promise<T> {
   const script = fileURLToPath(scriptUrl);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, JSON.stringify(input)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', options.passStderr ? 'inherit' : 'pipe'],
       ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => {
       if (stderr.length < 16_384) stderr += c.toString();
     });
     const timer = setTimeout(() => {
@@ -37,7 +39,7 @@ export function runChild<T>(scriptUrl: URL, input: unknown, options: ChildOption
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`${script} exited with ${code ?? signal}: ${stderr.trim().slice(-2000)}`));
+      if (code !== 0) return reject(new Error(`${script} exited with ${code ?? signal}${stderr ? `: ${stderr.trim().slice(-2000)}` : ''}`));
       try {
         resolve(JSON.parse(last) as T);
       } catch {
