@@ -162,13 +162,15 @@ export class SimBmcFleet implements SimBmcBackend {
 
     return new Promise<SimReply>((resolve, reject) => {
       const timers: { answer?: ReturnType<typeof setTimeout> } = {};
+      // An answer without latency comes before any listener is added: nothing to remove then.
+      let listening = false;
       const onAbort = (): void => {
         clearTimeout(timers.answer);
         this.finish(record, 'aborted');
         reject(abortError(signal as AbortSignal));
       };
       const answer = (): void => {
-        signal?.removeEventListener('abort', onAbort);
+        if (listening) signal?.removeEventListener('abort', onAbort);
         if (fate.type === 'fail') {
           this.finish(record, fate.kind);
           reject(new DriverError(fate.kind, `sim BMC ${request.bmc}: ${fate.why}`));
@@ -188,6 +190,7 @@ export class SimBmcFleet implements SimBmcBackend {
         answer();
         return;
       }
+      listening = true;
       signal?.addEventListener('abort', onAbort, { once: true });
       timers.answer = setTimeout(answer, delay);
     });
