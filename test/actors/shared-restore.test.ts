@@ -10,6 +10,7 @@ import { restoreShared, restoringMachine } from '../../src/actors/shared-restore
 import { nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeEvent } from '../../src/machines/types.ts';
 import { MODEL_CONFIGS, eventsFor } from '../model/node-model.ts';
+import { seededRandom } from '../support/random.ts';
 
 type Restored = ReturnType<typeof nodeMachine.restoreSnapshot>;
 
@@ -28,16 +29,6 @@ function shape(s: Restored) {
   };
 }
 
-/** A seeded random, so a failure can be replayed. */
-function random(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const scope = {} as AnyActorScope;
 /** Through JSON, as it comes back from the database (and with its keys reordered, as jsonb does). */
@@ -53,7 +44,7 @@ describe('restoreShared', () => {
     let checked = 0;
     for (const config of MODEL_CONFIGS) {
       for (let walk = 0; walk < 40; walk++) {
-        const next = random(walk * 7919 + config.name.length);
+        const next = seededRandom(walk * 7919 + config.name.length);
         const actor = createActor(nodeMachine, { input: { settings: config.settings } }).start();
         let at = 1_000;
         for (let step = 0; step < 60; step++) {

@@ -9,18 +9,10 @@ import { storedSnapshotOf, toStoredSnapshot, withSettings } from '../../src/acto
 import { nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeEvent } from '../../src/machines/types.ts';
 import { MODEL_CONFIGS, eventsFor } from '../model/node-model.ts';
+import { seededRandom } from '../support/random.ts';
 
 const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
-function random(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 describe('storedSnapshotOf', () => {
   it('stores what XState persists, without the settings, in every state a random walk reaches', () => {
@@ -28,7 +20,7 @@ describe('storedSnapshotOf', () => {
     let checked = 0;
     for (const config of MODEL_CONFIGS) {
       for (let walk = 0; walk < 25; walk++) {
-        const next = random(walk * 104_729 + config.name.length);
+        const next = seededRandom(walk * 104_729 + config.name.length);
         const actor = createActor(nodeMachine, { input: { settings: config.settings } }).start();
         let at = 1_000;
         for (let step = 0; step < 50; step++) {
