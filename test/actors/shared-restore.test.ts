@@ -8,9 +8,7 @@ import { createActor, type AnyActorScope } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { restoreShared, restoringMachine } from '../../src/actors/shared-restore.ts';
 import { nodeMachine } from '../../src/machines/node-machine.ts';
-import type { NodeEvent } from '../../src/machines/types.ts';
-import { MODEL_CONFIGS, eventsFor } from '../model/node-model.ts';
-import { seededRandom } from '../support/random.ts';
+import { randomWalks } from '../support/random-walk.ts';
 
 type Restored = ReturnType<typeof nodeMachine.restoreSnapshot>;
 
@@ -42,34 +40,22 @@ describe('restoreShared', () => {
   it('equals XState restoreSnapshot in every state a random walk reaches, and continues the same way', () => {
     const seen = new Set<string>();
     let checked = 0;
-    for (const config of MODEL_CONFIGS) {
-      for (let walk = 0; walk < 40; walk++) {
-        const next = seededRandom(walk * 7919 + config.name.length);
-        const actor = createActor(nodeMachine, { input: { settings: config.settings } }).start();
-        let at = 1_000;
-        for (let step = 0; step < 60; step++) {
-          const persisted = actor.getPersistedSnapshot();
-          const viaXState = nodeMachine.restoreSnapshot(stored(persisted) as never, scope);
-          const shared = restoreShared(stored(persisted), scope);
-          expect(shape(shared)).toEqual(shape(viaXState));
-          seen.add(JSON.stringify(viaXState.value));
-          checked++;
-
-          const events = eventsFor(actor.getSnapshot(), (at += 1_000));
-          const event = events[Math.floor(next() * events.length)] as NodeEvent;
-          // Both restored snapshots must take the event to the same persisted state.
-          const a = createActor(nodeMachine, { snapshot: stored(persisted) as never, input: undefined }).start();
-          const b = createActor(restoringMachine, { snapshot: stored(persisted) as never, input: undefined }).start();
-          a.send(event);
-          b.send(event);
-          expect(b.getPersistedSnapshot()).toEqual(a.getPersistedSnapshot());
-          a.stop();
-          b.stop();
-          actor.send(event);
-        }
-        actor.stop();
-      }
-    }
+    randomWalks({ walks: 40, steps: 60, seed: 7919 }, (actor, event) => {
+      const persisted = actor.getPersistedSnapshot();
+      const viaXState = nodeMachine.restoreSnapshot(stored(persisted) as never, scope);
+      const shared = restoreShared(stored(persisted), scope);
+      expect(shape(shared)).toEqual(shape(viaXState));
+      seen.add(JSON.stringify(viaXState.value));
+      checked++;
+      // Both restored snapshots must take the event to the same persisted state.
+      const a = createActor(nodeMachine, { snapshot: stored(persisted) as never, input: undefined }).start();
+      const b = createActor(restoringMachine, { snapshot: stored(persisted) as never, input: undefined }).start();
+      a.send(event);
+      b.send(event);
+      expect(b.getPersistedSnapshot()).toEqual(a.getPersistedSnapshot());
+      a.stop();
+      b.stop();
+    });
     // The walks must have gone somewhere: many lifecycle statuses and every power phase.
     const power = new Set([...seen].map((v) => JSON.stringify((JSON.parse(v) as { power: unknown }).power)));
     const lifecycle = new Set([...seen].map((v) => (JSON.parse(v) as { lifecycle: string }).lifecycle));

@@ -7,9 +7,7 @@ import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { storedSnapshotOf, toStoredSnapshot, withSettings } from '../../src/actors/stored-snapshot.ts';
 import { nodeMachine } from '../../src/machines/node-machine.ts';
-import type { NodeEvent } from '../../src/machines/types.ts';
-import { MODEL_CONFIGS, eventsFor } from '../model/node-model.ts';
-import { seededRandom } from '../support/random.ts';
+import { randomWalks } from '../support/random-walk.ts';
 
 const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
@@ -18,29 +16,19 @@ describe('storedSnapshotOf', () => {
   it('stores what XState persists, without the settings, in every state a random walk reaches', () => {
     const values = new Set<string>();
     let checked = 0;
-    for (const config of MODEL_CONFIGS) {
-      for (let walk = 0; walk < 25; walk++) {
-        const next = seededRandom(walk * 104_729 + config.name.length);
-        const actor = createActor(nodeMachine, { input: { settings: config.settings } }).start();
-        let at = 1_000;
-        for (let step = 0; step < 50; step++) {
-          const state = actor.getSnapshot();
-          const direct = json(storedSnapshotOf(state));
-          expect(direct).toEqual(json(toStoredSnapshot(actor.getPersistedSnapshot())));
-          expect((direct as { context: object }).context).not.toHaveProperty('settings');
-          // Restored with the node's settings it is the same state again.
-          const restored = createActor(nodeMachine, { snapshot: withSettings(direct, state.context.settings) as never, input: undefined }).start();
-          expect(restored.getSnapshot().value).toEqual(state.value);
-          expect(restored.getSnapshot().context).toEqual(state.context);
-          restored.stop();
-          values.add(JSON.stringify(state.value));
-          checked++;
-          const events = eventsFor(state, (at += 1_000));
-          actor.send(events[Math.floor(next() * events.length)] as NodeEvent);
-        }
-        actor.stop();
-      }
-    }
+    randomWalks({ walks: 25, steps: 50, seed: 104_729 }, (actor) => {
+      const state = actor.getSnapshot();
+      const direct = json(storedSnapshotOf(state));
+      expect(direct).toEqual(json(toStoredSnapshot(actor.getPersistedSnapshot())));
+      expect((direct as { context: object }).context).not.toHaveProperty('settings');
+      // Restored with the node's settings it is the same state again.
+      const restored = createActor(nodeMachine, { snapshot: withSettings(direct, state.context.settings) as never, input: undefined }).start();
+      expect(restored.getSnapshot().value).toEqual(state.value);
+      expect(restored.getSnapshot().context).toEqual(state.context);
+      restored.stop();
+      values.add(JSON.stringify(state.value));
+      checked++;
+    });
     expect(checked).toBeGreaterThan(3_000);
     expect(values.size).toBeGreaterThan(20);
   });
