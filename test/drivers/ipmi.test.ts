@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIpmiDriver, type IpmiParams } from '../../src/drivers/ipmi.ts';
-import { DriverError, type DriverTarget } from '../../src/drivers/types.ts';
+import type { DriverTarget } from '../../src/drivers/types.ts';
 import type { SpawnedChild } from '../../src/drivers/child-process.ts';
+import { driverFailure, isAlive } from '../support/driver-errors.ts';
 import { freeUdpPort, startIpmiSim, type IpmiSimFleet } from '../peers/ipmi-sim.ts';
 
 const run = promisify(execFile);
@@ -24,24 +25,6 @@ function targetFor(i: number, overrides: Partial<IpmiParams> = {}): DriverTarget
 }
 
 const never = (): AbortSignal => new AbortController().signal;
-
-async function expectDriverError(p: Promise<unknown>): Promise<DriverError> {
-  const err: unknown = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DriverError);
-  return err as DriverError;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   sim = await startIpmiSim(3);
@@ -106,7 +89,7 @@ describe('ipmi driver against ipmi_sim', () => {
 
   it('reports a missing ipmitool binary as config', async () => {
     const broken = createIpmiDriver({ ipmitoolPath: '/nonexistent/ipmitool' });
-    const err = await expectDriverError(broken.query(targetFor(0), never()));
+    const err = await driverFailure(broken.query(targetFor(0), never()));
     expect(err.kind).toBe('config');
     expect(err.message).toContain('/nonexistent/ipmitool');
   });
@@ -121,7 +104,7 @@ describe('ipmi driver against ipmi_sim', () => {
 
   it('rejects a wrong password as auth, not retryable, quickly', async () => {
     const started = performance.now();
-    const err = await expectDriverError(driver.query(targetFor(1, { password: 'wrong-password' }), never()));
+    const err = await driverFailure(driver.query(targetFor(1, { password: 'wrong-password' }), never()));
     expect(err.kind).toBe('auth');
     expect(err.retryable).toBe(false);
     expect(err.message).not.toContain('wrong-password');
@@ -129,7 +112,7 @@ describe('ipmi driver against ipmi_sim', () => {
   });
 
   it('rejects an unknown user as auth', async () => {
-    const err = await expectDriverError(driver.powerOn(targetFor(1, { user: 'nobody' }), never()));
+    const err = await driverFailure(driver.powerOn(targetFor(1, { user: 'nobody' }), never()));
     expect(err.kind).toBe('auth');
     expect(await sim.readPower(1)).toBe('off');
   });
@@ -137,7 +120,7 @@ describe('ipmi driver against ipmi_sim', () => {
   it('fails a dead BMC within a few seconds, retryably', async () => {
     const deadPort = await freeUdpPort();
     const started = performance.now();
-    const err = await expectDriverError(driver.query(targetFor(1, { port: deadPort }), never()));
+    const err = await driverFailure(driver.query(targetFor(1, { port: deadPort }), never()));
     const elapsed = performance.now() - started;
     expect(['timeout', 'unreachable']).toContain(err.kind);
     expect(err.retryable).toBe(true);
@@ -147,7 +130,7 @@ describe('ipmi driver against ipmi_sim', () => {
   it('reports an injected BMC failure as a retryable error, then works again', async () => {
     const t = targetFor(2);
     await sim.failNext(2);
-    const err = await expectDriverError(driver.powerOn(t, never()));
+    const err = await driverFailure(driver.powerOn(t, never()));
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/Unspecified error/);
     expect(await sim.readPower(2)).toBe('off');
@@ -160,7 +143,7 @@ describe('ipmi driver against ipmi_sim', () => {
   it('rejects invalid params as config without running ipmitool', async () => {
     const before = spawned.length;
     const bad = { ...targetFor(0).params, host: '-oProxyCommand=x' };
-    const err = await expectDriverError(driver.query({ nodeId: 'n', bmc: 'b', params: bad }, never()));
+    const err = await driverFailure(driver.query({ nodeId: 'n', bmc: 'b', params: bad }, never()));
     expect(err.kind).toBe('config');
     expect(spawned.length).toBe(before);
   });
@@ -171,7 +154,7 @@ describe('ipmi driver against ipmi_sim', () => {
     const before = spawned.length;
     setTimeout(() => ac.abort(new Error('operator cancelled')), 200);
     const started = performance.now();
-    const err = await expectDriverError(driver.powerOn(targetFor(1, { port: deadPort }), ac.signal));
+    const err = await driverFailure(driver.powerOn(targetFor(1, { port: deadPort }), ac.signal));
     expect(err.kind).toBe('aborted');
     expect(err.message).toContain('operator cancelled');
     expect(performance.now() - started).toBeLessThan(1_500);
@@ -184,7 +167,7 @@ describe('ipmi driver against ipmi_sim', () => {
     const before = spawned.length;
     const ac = new AbortController();
     ac.abort();
-    const err = await expectDriverError(driver.query(targetFor(0), ac.signal));
+    const err = await driverFailure(driver.query(targetFor(0), ac.signal));
     expect(err.kind).toBe('aborted');
     expect(spawned.length).toBe(before);
   });

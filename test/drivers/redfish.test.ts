@@ -1,7 +1,8 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpClient } from '../../src/drivers/http-client.ts';
 import { chooseResetType, createRedfishDriver, type RedfishParams } from '../../src/drivers/redfish.ts';
-import { DriverError, type DriverTarget, type PowerDriver } from '../../src/drivers/types.ts';
+import type { DriverTarget, PowerDriver } from '../../src/drivers/types.ts';
+import { driverFailure } from '../support/driver-errors.ts';
 import { startRedfishServer, type RedfishServer, type RedfishServerOptions } from '../peers/redfish-server.ts';
 
 const servers: RedfishServer[] = [];
@@ -29,16 +30,6 @@ async function setup(
 }
 
 const signal = (): AbortSignal => new AbortController().signal;
-
-async function failure(promise: Promise<unknown>): Promise<DriverError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DriverError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -109,13 +100,13 @@ describe('redfish driver: power and query', () => {
 
   it('reads AllowableValues from @Redfish.ActionInfo', async () => {
     const { driver, target } = await setup({ actionInfo: true, allowableValues: ['On', 'PushPowerButton'] });
-    const err = await failure(driver.powerOff(target, signal()));
+    const err = await driverFailure(driver.powerOff(target, signal()));
     expect(err.kind).toBe('unsupported');
   });
 
   it('never presses the button instead of ForceOff: unsupported, not retried, nothing sent', async () => {
     const { bmc, driver, target } = await setup({ initialPower: 'On', allowableValues: ['On', 'PushPowerButton', 'GracefulShutdown'] });
-    const err = await failure(driver.powerOff(target, signal()));
+    const err = await driverFailure(driver.powerOff(target, signal()));
     expect(err.kind).toBe('unsupported');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/ForceOff/);
@@ -143,7 +134,7 @@ describe('redfish driver: system discovery', () => {
 
   it('with two systems and no systemId fails as config, naming them', async () => {
     const { driver, target } = await setup({ systemIds: ['blade1', 'blade2'] });
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('config');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/blade1, blade2.*systemId/);
@@ -158,7 +149,7 @@ describe('redfish driver: system discovery', () => {
 
   it('an unknown systemId is a config error', async () => {
     const { driver, target } = await setup({}, { systemId: 'nope' });
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('config');
   });
 });
@@ -192,7 +183,7 @@ describe('redfish driver: authentication', () => {
 
   it.each(['basic', 'session'] as const)('bad credentials (%s) fail as auth, not retryable', async (auth) => {
     const { bmc, driver, target } = await setup({}, { auth, password: 'wrong' });
-    const err = await failure(driver.powerOn(target, signal()));
+    const err = await driverFailure(driver.powerOn(target, signal()));
     expect(err.kind).toBe('auth');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/401/);
@@ -204,7 +195,7 @@ describe('redfish driver: busy, TLS, abort', () => {
   it('503 from the BMC is busy and retryable', async () => {
     const { bmc, driver, target } = await setup();
     bmc.failNext(1, 503);
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('busy');
     expect(err.retryable).toBe(true);
     expect(await driver.query(target, signal())).toBe('off');
@@ -213,7 +204,7 @@ describe('redfish driver: busy, TLS, abort', () => {
   it('an answer that is not JSON is a retryable protocol error', async () => {
     const { bmc, driver, target } = await setup();
     bmc.garbleNext(1);
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('protocol');
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/not JSON.*<html>/);
@@ -222,7 +213,7 @@ describe('redfish driver: busy, TLS, abort', () => {
   it('a Reset during a transition answers 409: busy, and the transition is not disturbed', async () => {
     const { bmc, driver, target } = await setup({ busyDuringTransition: 409, transitionMs: 500 });
     await driver.powerOn(target, signal());
-    const err = await failure(driver.powerOff(target, signal()));
+    const err = await driverFailure(driver.powerOff(target, signal()));
     expect(err.kind).toBe('busy');
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/transition is in progress/);
@@ -237,7 +228,7 @@ describe('redfish driver: busy, TLS, abort', () => {
 
   it('self-signed https without insecure fails clearly as config', async () => {
     const { bmc, driver, target } = await setup({ https: true });
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('config');
     expect(err.message).toMatch(/certificate not trusted.*insecure/);
     expect(bmc.log).toHaveLength(0);
@@ -248,7 +239,7 @@ describe('redfish driver: busy, TLS, abort', () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(new Error('deadline passed')), 100);
-    const err = await failure(driver.powerOn(target, controller.signal));
+    const err = await driverFailure(driver.powerOn(target, controller.signal));
     expect(err.kind).toBe('aborted');
     expect(err.message).toMatch(/deadline passed/);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -256,7 +247,7 @@ describe('redfish driver: busy, TLS, abort', () => {
 
   it('a request over the client deadline fails as timeout', async () => {
     const { driver, target } = await setup({ responseDelayMs: 2_000 }, {}, 200);
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('timeout');
     expect(err.retryable).toBe(true);
   });
@@ -265,7 +256,7 @@ describe('redfish driver: busy, TLS, abort', () => {
     const { bmc, driver, target } = await setup();
     await bmc.close();
     servers.splice(servers.indexOf(bmc), 1);
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('unreachable');
     expect(err.retryable).toBe(true);
   });

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpawnedChild } from '../../src/drivers/child-process.ts';
-import { DriverError, type DriverTarget } from '../../src/drivers/types.ts';
+import type { DriverTarget } from '../../src/drivers/types.ts';
 import { createVirshDriver, readDomstate, type VirshParams } from '../../src/drivers/virsh.ts';
+import { driverFailure, isAlive } from '../support/driver-errors.ts';
 import { startLibvirtd, type PrivateLibvirtd } from '../peers/libvirtd.ts';
 
 let libvirt: PrivateLibvirtd;
@@ -19,24 +20,6 @@ const never = (): AbortSignal => new AbortController().signal;
 function target(domain: string, uri = libvirt.uri): DriverTarget<VirshParams> {
   const params = { uri, domain };
   return { nodeId: domain, bmc: driver.defaultBmc(params), params };
-}
-
-async function expectDriverError(p: Promise<unknown>): Promise<DriverError> {
-  const err: unknown = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DriverError);
-  return err as DriverError;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A unix socket that accepts connections and never answers: virsh hangs connecting to it. */
@@ -131,7 +114,7 @@ describe('virsh driver against a private libvirtd', () => {
   it('reports an unknown domain as config, not retryable', async () => {
     const calls = [() => driver.query(target('nope'), never()), () => driver.powerOn(target('nope'), never())];
     for (const call of calls) {
-      const err = await expectDriverError(call());
+      const err = await driverFailure(call());
       expect(err.kind).toBe('config');
       expect(err.retryable).toBe(false);
       expect(err.message).toContain('nope');
@@ -139,21 +122,21 @@ describe('virsh driver against a private libvirtd', () => {
   });
 
   it('reports a missing socket as unreachable and a bad transport as config', async () => {
-    const unreachable = await expectDriverError(
+    const unreachable = await driverFailure(
       driver.query(target('vm1', 'test+unix:///default?socket=/nonexistent/libvirt-sock'), never()),
     );
     expect(unreachable.kind).toBe('unreachable');
     expect(unreachable.retryable).toBe(true);
 
-    const badTransport = await expectDriverError(driver.query(target('vm1', 'test+bogus:///default'), never()));
+    const badTransport = await driverFailure(driver.query(target('vm1', 'test+bogus:///default'), never()));
     expect(badTransport.kind).toBe('config');
   });
 
   it('rejects params that could be read as options, without running virsh', async () => {
     const before = spawned.length;
-    const dashDomain = await expectDriverError(driver.query(target('--help'), never()));
+    const dashDomain = await driverFailure(driver.query(target('--help'), never()));
     expect(dashDomain.kind).toBe('config');
-    const dashUri = await expectDriverError(driver.query(target('vm1', '-c'), never()));
+    const dashUri = await driverFailure(driver.query(target('vm1', '-c'), never()));
     expect(dashUri.kind).toBe('config');
     expect(spawned.length).toBe(before);
   });
@@ -165,7 +148,7 @@ describe('virsh driver against a private libvirtd', () => {
       const before = spawned.length;
       setTimeout(() => ac.abort(new Error('deadline')), 300);
       const started = performance.now();
-      const err = await expectDriverError(
+      const err = await driverFailure(
         driver.powerOn(target('vm1', `test+unix:///default?socket=${silent.path}`), ac.signal),
       );
       expect(err.kind).toBe('aborted');
@@ -182,7 +165,7 @@ describe('virsh driver against a private libvirtd', () => {
     const silent = await silentSocket();
     try {
       const quick = createVirshDriver({ commandTimeoutMs: 300 });
-      const err = await expectDriverError(
+      const err = await driverFailure(
         quick.query(target('vm1', `test+unix:///default?socket=${silent.path}`), never()),
       );
       expect(err.kind).toBe('timeout');

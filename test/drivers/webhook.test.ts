@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHttpClient } from '../../src/drivers/http-client.ts';
 import { DriverError, type DriverTarget } from '../../src/drivers/types.ts';
 import { createWebhookDriver, type WebhookParams } from '../../src/drivers/webhook.ts';
+import { driverFailure } from '../support/driver-errors.ts';
 import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from '../peers/webhook-server.ts';
 
 const http = createHttpClient({ requestTimeoutMs: 5_000 });
@@ -34,16 +35,6 @@ async function setup(
   };
   driver.validateParams?.(params);
   return { peer, target: { nodeId: 'n1', bmc: driver.defaultBmc(params, 'n1'), params } };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DriverError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DriverError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('webhook driver', () => {
@@ -88,7 +79,7 @@ describe('webhook driver', () => {
 
   it('a body that matches both regexes is a protocol error that says so', async () => {
     const { target } = await setup({}, { onRegex: 'power', offRegex: 'off' });
-    const err = await failure(driver.query(target, signal()));
+    const err = await driverFailure(driver.query(target, signal()));
     expect(err.kind).toBe('protocol');
     expect(err.message).toMatch(/both onRegex and offRegex/);
   });
@@ -109,7 +100,7 @@ describe('webhook driver', () => {
 
   it('a wrong token is auth, not retryable, and the message leaks no secret', async () => {
     const { target } = await setup({ authorization: 'Bearer right' }, { bearer: 'wrong-token' });
-    const err = await failure(driver.powerOn(target, signal()));
+    const err = await driverFailure(driver.powerOn(target, signal()));
     expect(err.kind).toBe('auth');
     expect(err.retryable).toBe(false);
     expect(err.message).not.toContain('wrong-token');
@@ -122,7 +113,7 @@ describe('webhook driver', () => {
   ] as const)('HTTP %i is retryable (%s)', async (status, kind) => {
     const { peer, target } = await setup();
     peer.failNext(1, status);
-    const err = await failure(driver.powerOn(target, signal()));
+    const err = await driverFailure(driver.powerOn(target, signal()));
     expect(err.kind).toBe(kind);
     expect(err.retryable).toBe(true);
     expect(peer.power).toBe('off');
@@ -143,15 +134,15 @@ describe('webhook driver', () => {
     const bare: WebhookParams = { onUrl: 'http://pdu.example/on', offUrl: 'http://pdu.example/off' };
     expect(driver.capabilities(bare)).toMatchObject({ softOff: false, queryable: false });
     expect(driver.defaultBmc(bare, 'n1')).toBe('http://pdu.example');
-    expect((await failure(driver.softOff({ nodeId: 'n', bmc: 'b', params: bare }, signal()))).kind).toBe('unsupported');
-    expect((await failure(driver.query({ nodeId: 'n', bmc: 'b', params: bare }, signal()))).kind).toBe('unsupported');
+    expect((await driverFailure(driver.softOff({ nodeId: 'n', bmc: 'b', params: bare }, signal()))).kind).toBe('unsupported');
+    expect((await driverFailure(driver.query({ nodeId: 'n', bmc: 'b', params: bare }, signal()))).kind).toBe('unsupported');
   });
 
   it('an aborted signal ends the request with kind aborted', async () => {
     const { target } = await setup();
     const controller = new AbortController();
     controller.abort(new Error('shutdown'));
-    const err = await failure(driver.powerOn(target, controller.signal));
+    const err = await driverFailure(driver.powerOn(target, controller.signal));
     expect(err.kind).toBe('aborted');
   });
 });
