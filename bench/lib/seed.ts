@@ -10,7 +10,7 @@ import { upsertSnapshots } from '../../src/db/index.ts';
 import { createSimDriver, SimBmcFleet, type SimParams } from '../../src/drivers/sim/index.ts';
 import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeSettings, Status } from '../../src/machines/types.ts';
-import { toStoredSnapshot } from '../../src/actors/stored-snapshot.ts';
+import { storedSnapshotOf } from '../../src/actors/stored-snapshot.ts';
 
 export const seededId = (i: number): string => `node_${i.toString().padStart(6, '0')}`;
 
@@ -30,7 +30,7 @@ export function idleSnapshot(settings: NodeSettings, status: SeedStatus): { snap
   if (status === 'broken') actor.send({ type: 'mark_broken', opId: 'op_seed', at: Date.now() });
   const state = actor.getSnapshot();
   if (state.context.status !== status) throw new Error(`seeding: the machine is in ${state.context.status}, expected ${status}`);
-  const snapshot = toStoredSnapshot(actor.getPersistedSnapshot());
+  const snapshot = storedSnapshotOf(state);
   actor.stop();
   return { snapshot, observed: 'unknown', desired: null };
 }

@@ -1,6 +1,7 @@
 /** Restoring many nodes cheaply: XState's restore, resolved once per state value. */
 import type { AnyActorScope } from 'xstate';
 import { nodeMachine } from '../machines/node-machine.ts';
+import { isPlainActive } from './stored-snapshot.ts';
 
 type PersistedNode = { status?: unknown; value?: unknown; context?: unknown; children?: unknown; historyValue?: unknown };
 
@@ -15,18 +16,10 @@ type PersistedNode = { status?: unknown; value?: unknown; context?: unknown; chi
  */
 const resolved = new Map<string, ReturnType<typeof nodeMachine.restoreSnapshot>>();
 
-function isEmptyObject(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  for (const _ in value) return false;
-  return true;
-}
-
 export function restoreShared(persisted: unknown, scope: AnyActorScope): ReturnType<typeof nodeMachine.restoreSnapshot> {
   const p = persisted as PersistedNode;
   // Anything unusual (children, history, a finished or failed actor) goes the stock way.
-  if (p === null || typeof p !== 'object' || p.status !== 'active' || !isEmptyObject(p.children) || !isEmptyObject(p.historyValue)) {
-    return nodeMachine.restoreSnapshot(persisted as never, scope);
-  }
+  if (!isPlainActive(p)) return nodeMachine.restoreSnapshot(persisted as never, scope);
   const key = JSON.stringify(p.value);
   let template = resolved.get(key);
   if (template === undefined) {

@@ -32,6 +32,11 @@ function isEmptyObject(value: unknown): boolean {
   return true;
 }
 
+/** The one shape the chart has at rest: active, no children, no history. Anything else goes XState's own way. */
+export function isPlainActive(s: { status?: unknown; children?: unknown; historyValue?: unknown } | null | undefined): boolean {
+  return typeof s === 'object' && s !== null && s.status === 'active' && isEmptyObject(s.children) && isEmptyObject(s.historyValue);
+}
+
 /**
  * What the host stores after a transition, straight from the machine's state. For the states the
  * chart has (no children, no history) XState's getPersistedSnapshot only copies the state's JSON
@@ -40,23 +45,14 @@ function isEmptyObject(value: unknown): boolean {
  * else goes the stock way. test/actors/stored-snapshot.test.ts checks both give the same JSON.
  */
 export function storedSnapshotOf(state: MachineState): unknown {
-  if (state.status !== 'active' || !isEmptyObject(state.children) || !isEmptyObject(state.historyValue)) {
-    return toStoredSnapshot(nodeMachine.getPersistedSnapshot(state));
-  }
+  if (!isPlainActive(state)) return toStoredSnapshot(nodeMachine.getPersistedSnapshot(state));
   const { settings: _settings, ...context }: NodeContext = state.context;
   return { status: 'active', value: state.value, historyValue: {}, context, children: {} };
 }
 
-/** A stored snapshot with the node's current settings, ready for the actor. */
-export function withSettings(stored: unknown, settings: NodeSettings): unknown {
-  const context = (stored as PersistedShape | null)?.context;
-  if (!context || typeof context !== 'object') return stored;
-  return { ...(stored as object), context: { ...context, settings } };
-}
-
 /**
- * The same, in place: for a snapshot the caller owns outright (one just decoded from its row at
- * boot), which spares two copies per node.
+ * A stored snapshot with the node's current settings, ready for the actor. In place: the caller
+ * owns the snapshot outright (one just decoded from its row), which spares two copies per node.
  */
 export function attachSettings(stored: unknown, settings: NodeSettings): unknown {
   const context = (stored as PersistedShape | null)?.context;

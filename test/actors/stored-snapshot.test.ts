@@ -5,7 +5,7 @@
  */
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { storedSnapshotOf, toStoredSnapshot, withSettings } from '../../src/actors/stored-snapshot.ts';
+import { storedSnapshotOf, toStoredSnapshot, attachSettings } from '../../src/actors/stored-snapshot.ts';
 import { nodeMachine } from '../../src/machines/node-machine.ts';
 import { randomWalks } from '../support/random-walk.ts';
 
@@ -22,7 +22,7 @@ describe('storedSnapshotOf', () => {
       expect(direct).toEqual(json(toStoredSnapshot(actor.getPersistedSnapshot())));
       expect((direct as { context: object }).context).not.toHaveProperty('settings');
       // Restored with the node's settings it is the same state again.
-      const restored = createActor(nodeMachine, { snapshot: withSettings(direct, state.context.settings) as never, input: undefined }).start();
+      const restored = createActor(nodeMachine, { snapshot: attachSettings(direct, state.context.settings) as never, input: undefined }).start();
       expect(restored.getSnapshot().value).toEqual(state.value);
       expect(restored.getSnapshot().context).toEqual(state.context);
       restored.stop();

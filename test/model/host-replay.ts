@@ -5,7 +5,7 @@
  */
 import { transition } from 'xstate';
 import type { Kysely } from 'kysely';
-import { withSettings } from '../../src/actors/stored-snapshot.ts';
+import { attachSettings } from '../../src/actors/stored-snapshot.ts';
 import { createHost, type TestableHost } from '../../src/actors/host.ts';
 import { getSnapshot } from '../../src/db/repositories/snapshots.ts';
 import type { Database } from '../../src/db/schema.ts';
@@ -125,7 +125,7 @@ export async function replayPaths(db: Kysely<Database>, config: ModelConfig, pat
           await host.internals.settled();
           const row = await getSnapshot(db, id);
           // Settings are not stored (src/actors/stored-snapshot.ts): the node's come from its row.
-          persisted = row ? modelKey(withSettings(row.snapshot, model.context.settings) as never) : 'none';
+          persisted = row ? modelKey(attachSettings(row.snapshot, model.context.settings) as never) : 'none';
           const open = await db.selectFrom('power_ops').select(['action', 'origin', 'state']).where('node_id', '=', id).where('state', 'in', ['pending', 'in_flight']).execute();
           ops = open.map((o) => `${o.action}/${o.origin}/${o.state}`).sort().join(',');
           return persisted === expected && ops === slots;
