@@ -95,12 +95,13 @@ export function recordsFor(
     }
     events.push({ nodeId, at, kind: e.kind, origin: meta.origin, actor: meta.requestedBy, opId: e.opId ?? null, detail: { message: e.message } });
   }
-  if (before.status !== after.status) events.push(changed(nodeId, after, meta, 'status_changed', before.status, after.status));
-  if (before.observed !== after.observed) events.push(changed(nodeId, after, meta, 'observed_changed', before.observed, after.observed));
-  if (before.desired !== after.desired) events.push(changed(nodeId, after, meta, 'desired_changed', before.desired, after.desired));
+  const at = new Date(meta.at);
+  if (before.status !== after.status) events.push(changed(nodeId, at, after, meta, 'status_changed', before.status, after.status));
+  if (before.observed !== after.observed) events.push(changed(nodeId, at, after, meta, 'observed_changed', before.observed, after.observed));
+  if (before.desired !== after.desired) events.push(changed(nodeId, at, after, meta, 'desired_changed', before.desired, after.desired));
   return { ops, events };
 }
 
-function changed(nodeId: string, after: NodeContext, meta: TransitionMeta, kind: string, from: unknown, to: unknown): NewEvent {
-  return { nodeId, at: new Date(meta.at), kind, origin: meta.origin, actor: meta.requestedBy, opId: after.inFlight?.opId ?? null, detail: { from, to } };
+function changed(nodeId: string, at: Date, after: NodeContext, meta: TransitionMeta, kind: string, from: unknown, to: unknown): NewEvent {
+  return { nodeId, at, kind, origin: meta.origin, actor: meta.requestedBy, opId: after.inFlight?.opId ?? null, detail: { from, to } };
 }
