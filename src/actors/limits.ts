@@ -126,16 +126,23 @@ export class BmcLimiter {
     const gap = Math.max(minIntervalMs, this.options.minIntervalMs);
     if (state && state.lastEnd + gap > this.now()) return null;
     if (this.global.active >= this.options.global || this.global.waiting > 0) return null;
-    if (!state) {
-      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, gap: 0, users: 0 };
-      this.bmcs.set(bmc, state);
-    }
+    state ??= this.stateOf(bmc);
     const releaseSlot = state.slots.tryAcquire();
     if (!releaseSlot) return null;
     const releaseGlobal = this.global.tryAcquire()!;
     state.users++;
     state.gap = Math.max(state.gap, gap);
     return this.releaser(bmc, state, releaseGlobal, releaseSlot);
+  }
+
+  /** The BMC's entry, made on first use. */
+  private stateOf(bmc: string): BmcState {
+    let state = this.bmcs.get(bmc);
+    if (!state) {
+      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, gap: 0, users: 0 };
+      this.bmcs.set(bmc, state);
+    }
+    return state;
   }
 
   private releaser(bmc: string, state: BmcState, releaseGlobal: Release, releaseSlot: Release): Release {
@@ -152,11 +159,7 @@ export class BmcLimiter {
    * The returned release must be called when the command has really ended.
    */
   async acquire(bmc: string, minIntervalMs: number, signal: AbortSignal): Promise<Release> {
-    let state = this.bmcs.get(bmc);
-    if (!state) {
-      state = { slots: new Semaphore(this.options.perBmc), lastEnd: -Infinity, gap: 0, users: 0 };
-      this.bmcs.set(bmc, state);
-    }
+    const state = this.stateOf(bmc);
     state.users++;
     let releaseBmc: Release | undefined;
     try {
