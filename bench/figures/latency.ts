@@ -17,6 +17,7 @@ import type { Host } from '../../src/actors/types.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { runChild } from '../lib/child.ts';
+import { cpuMark, cpuSince } from '../lib/cpu.ts';
 import { createBenchDatabase } from '../lib/database.ts';
 import type { Figure, FigureContext } from '../lib/figure.ts';
 import { benchHost } from '../lib/host.ts';
@@ -30,17 +31,36 @@ const NODES = 10_000;
 const P99_LIMIT_MS = 10;
 const LADDER = [250, 500, 750, 1_000, 1_250, 1_500] as const;
 
-function load(input: Omit<LoadInput, 'rate' | 'connections' | 'nodes'>, rate = RATE): Promise<LoadOutput> {
-  return runChild<LoadOutput>(GENERATOR, { ...input, rate, connections: 64, nodes: NODES }, { timeoutMs: input.warmupMs + input.durationMs + 60_000 });
+/**
+ * A run's answers, and what serving it cost this process (the server; the generator is another
+ * process): CPU per request sent, and the share of a core its main thread was busy.
+ */
+type LoadRun = LoadOutput & { readonly serverCpuUsPerRequest: number; readonly mainThreadBusy: number | null; readonly mainThreadWaiting: number | null };
+
+async function load(input: Omit<LoadInput, 'rate' | 'connections' | 'nodes'>, rate = RATE): Promise<LoadRun> {
+  const mark = cpuMark();
+  const t0 = performance.now();
+  const out = await runChild<LoadOutput>(GENERATOR, { ...input, rate, connections: 64, nodes: NODES }, { timeoutMs: input.warmupMs + input.durationMs + 60_000 });
+  const cpu = cpuSince(mark);
+  const wallUs = (performance.now() - t0) * 1000;
+  return {
+    ...out,
+    serverCpuUsPerRequest: cpu.processUs / Math.max(1, out.sent),
+    mainThreadBusy: cpu.threadUs === null ? null : cpu.threadUs / wallUs,
+    mainThreadWaiting: cpu.threadWaitUs === null ? null : cpu.threadWaitUs / wallUs,
+  };
 }
 
-function summary(o: LoadOutput): string {
+function summary(o: LoadRun): string {
   return `${o.counted} counted of ${o.sent} sent, ${o.achievedRate.toFixed(0)} req/s, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms, ` +
     `p99.9 ${o.p999.toFixed(2)} ms, max ${o.max.toFixed(1)} ms, statuses ${JSON.stringify(o.statuses)}, errors ${o.errors}` +
-    `${o.firstError ? ` (${o.firstError})` : ''}, generator lag ≤ ${o.maxSendLagMs.toFixed(1)} ms`;
+    `${o.firstError ? ` (${o.firstError})` : ''}, generator lag ≤ ${o.maxSendLagMs.toFixed(1)} ms, ` +
+    `server CPU ${o.serverCpuUsPerRequest.toFixed(0)} µs/request` +
+    `${o.mainThreadBusy === null ? '' : `, main thread ran ${(o.mainThreadBusy * 100).toFixed(0)} %`}` +
+    `${o.mainThreadWaiting === null ? '' : ` and waited for a core ${(o.mainThreadWaiting * 100).toFixed(0)} %`} (whole run, warm-up included)`;
 }
 
-async function trivialRun(timing: { warmupMs: number; durationMs: number }): Promise<LoadOutput> {
+async function trivialRun(timing: { warmupMs: number; durationMs: number }): Promise<LoadRun> {
   const app = Fastify();
   app.post('/trivial', async () => ({ ok: true }));
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -83,8 +103,8 @@ export const latencyFigure: Figure = {
         const token = generateToken();
         await createToken(handle.db, { id: randomUUID(), name: 'bench', role: 'operator', token });
         const origin = await app.listen({ host: '127.0.0.1', port: 0 });
-        let measured: LoadOutput;
-        const ladder: { rate: number; out: LoadOutput }[] = [];
+        let measured: LoadRun;
+        const ladder: { rate: number; out: LoadRun }[] = [];
         try {
           for (const rate of ctx.quick ? LADDER.filter((r) => r % 500 === 0).slice(0, 2) : LADDER) {
             ctx.log(`switchboard: ${ladderTiming.durationMs / 1000} s at ${rate} req/s`);
@@ -130,7 +150,7 @@ export const latencyFigure: Figure = {
             target: null,
             note: `same server, before the ${RATE} req/s run, ${ladderTiming.durationMs / 1000} s per rate after ` +
               `${ladderTiming.warmupMs / 1000} s warm-up, waiting for every node to be idle in between: ` +
-              ladder.map((l) => `${l.rate} req/s: p50 ${l.out.p50.toFixed(2)} ms, p99 ${l.out.p99.toFixed(2)} ms`).join('; '),
+              ladder.map((l) => `${l.rate} req/s: p50 ${l.out.p50.toFixed(2)} ms, p99 ${l.out.p99.toFixed(2)} ms, server CPU ${l.out.serverCpuUsPerRequest.toFixed(0)} µs/request`).join('; '),
           },
         ];
         return rows;
