@@ -107,8 +107,8 @@ function closedLoop(host: Host, ids: readonly string[]) {
         batch: transitions / Math.max(1, s1.commits - s0.commits),
         threadUs: cpu.threadUs === null ? null : cpu.threadUs / Math.max(1, transitions),
         processUs: cpu.processUs / Math.max(1, transitions),
-        threadBusy: cpu.threadUs === null ? null : cpu.threadUs / (secs * 1e6),
-        threadWaiting: cpu.threadWaitUs === null ? null : cpu.threadWaitUs / (secs * 1e6),
+        threadBusy: cpu.threadRan,
+        threadWaiting: cpu.threadWaited,
       };
     },
     stop: unsubscribe,

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 
 export interface CpuMark {
+  readonly at: number;
   readonly process: NodeJS.CpuUsage;
   readonly thread: ThreadTimes | null;
 }
@@ -23,6 +24,9 @@ export interface CpuSpent {
   /** Microseconds the calling thread ran, and waited ready for a core; null where the kernel does not say. */
   readonly threadUs: number | null;
   readonly threadWaitUs: number | null;
+  /** Shares of the wall time since the mark that the calling thread ran, and waited for a core. */
+  readonly threadRan: number | null;
+  readonly threadWaited: number | null;
 }
 
 function threadTimes(): ThreadTimes | null {
@@ -35,16 +39,21 @@ function threadTimes(): ThreadTimes | null {
 }
 
 export function cpuMark(): CpuMark {
-  return { process: process.cpuUsage(), thread: threadTimes() };
+  return { at: performance.now(), process: process.cpuUsage(), thread: threadTimes() };
 }
 
 export function cpuSince(mark: CpuMark): CpuSpent {
   const used = process.cpuUsage(mark.process);
   const now = threadTimes();
   const from = mark.thread;
+  const wallUs = Math.max(1, (performance.now() - mark.at) * 1000);
+  const threadUs = now && from ? (now.runNs - from.runNs) / 1000 : null;
+  const threadWaitUs = now && from ? (now.waitNs - from.waitNs) / 1000 : null;
   return {
     processUs: used.user + used.system,
-    threadUs: now && from ? (now.runNs - from.runNs) / 1000 : null,
-    threadWaitUs: now && from ? (now.waitNs - from.waitNs) / 1000 : null,
+    threadUs,
+    threadWaitUs,
+    threadRan: threadUs === null ? null : threadUs / wallUs,
+    threadWaited: threadWaitUs === null ? null : threadWaitUs / wallUs,
   };
 }
