@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
+import { resolveTiming, TimingParamsSchema, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -29,6 +30,7 @@ export const IpmiParamsSchema = Type.Object(
     password: Type.String({ maxLength: 20 }),
     cipher: Type.Optional(Type.Integer({ minimum: 0, maximum: 17, default: 3 })),
     privilege: Type.Optional(Type.Union(IPMI_PRIVILEGES.map((p) => Type.Literal(p)))),
+    timing: Type.Optional(TimingParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -48,15 +50,29 @@ export interface IpmiDriverDeps {
   readonly onSpawn?: (child: SpawnedChild) => void;
 }
 
-const CAPABILITIES: DriverCapabilities = {
-  softOff: true,
-  queryable: true,
-  defaultTimeoutMs: 30_000,
-  maxAttempts: 3,
+/**
+ * Sized for BMCs that take up to ~5 s to answer each packet (iDRAC/iLO class under load).
+ * Ironic gives an IPMI operation 60 s (`command_retry_timeout`) and retransmits no sooner than
+ * its 5 s `min_command_interval`; the same here: a packet is resent only after 6 s, so a 5 s
+ * BMC never receives a command twice, and one ipmitool run may take 60 s.
+ */
+export const IPMI_TIMING: Timing = {
+  requestTimeoutMs: 6_000,
+  commandBudgetMs: 60_000,
+  // A packet still queued at the BMC when ipmitool gives up is answered within a request timeout or two.
+  settleMs: 15_000,
+  stepTimeoutMs: 120_000,
+  attempts: 3,
   // Many BMCs mishandle back-to-back sessions; leave them a breath between commands.
   minIntervalMs: 1_000,
-  reportsStateOnAck: false,
 };
+
+const capabilitiesOf = (params: IpmiParams): DriverCapabilities => ({
+  softOff: true,
+  queryable: true,
+  timing: resolveTiming(IPMI_TIMING, params.timing),
+  reportsStateOnAck: false,
+});
 
 type ChassisVerb = 'on' | 'off' | 'soft' | 'status';
 
@@ -143,7 +159,7 @@ export function createIpmiDriver(deps: IpmiDriverDeps = {}): PowerDriver<IpmiPar
     name: 'ipmi',
     paramsSchema: IpmiParamsSchema,
     secretParams: ['password'],
-    capabilities: () => CAPABILITIES,
+    capabilities: capabilitiesOf,
     defaultBmc: (params) => `ipmi:${params.host}:${params.port ?? 623}`,
     powerOn: (target, signal) => control(target, 'on', signal),
     powerOff: (target, signal) => control(target, 'off', signal),

@@ -28,10 +28,15 @@ const paramsSchema = Type.Object(
 const CAPABILITIES: DriverCapabilities = {
   softOff: true,
   queryable: false,
-  // A person has to walk to the machine.
-  defaultTimeoutMs: 3_600_000,
-  maxAttempts: 1,
-  minIntervalMs: 0,
+  timing: {
+    requestTimeoutMs: 1_000,
+    commandBudgetMs: 1_000,
+    settleMs: 0,
+    // A person has to walk to the machine.
+    stepTimeoutMs: 3_600_000,
+    attempts: 1,
+    minIntervalMs: 0,
+  },
   reportsStateOnAck: false,
 };
 

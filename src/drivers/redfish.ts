@@ -11,6 +11,7 @@
  * instance; a 401 drops the token and logs in again once before it counts as an auth error.
  */
 import { Type } from '@sinclair/typebox';
+import { resolveTiming, TimingParamsSchema, type Timing, type TimingParams } from './timing.ts';
 import { createHttpClient, errorForStatus, parseJson, type HttpClient, type HttpResponse, urlOrigin } from './http-client.ts';
 import {
   DriverError,
@@ -31,6 +32,7 @@ export interface RedfishParams {
   /** Accept a self-signed TLS certificate. */
   insecure?: boolean;
   auth?: 'basic' | 'session';
+  timing?: TimingParams;
 }
 
 export interface RedfishDriverDeps {
@@ -48,18 +50,30 @@ const paramsSchema = Type.Object(
     password: Type.String(),
     insecure: Type.Optional(Type.Boolean({ default: false })),
     auth: Type.Optional(Type.Union([Type.Literal('basic'), Type.Literal('session')], { default: 'basic' })),
+    timing: Type.Optional(TimingParamsSchema),
   },
   { additionalProperties: false },
 );
 
-const CAPABILITIES: DriverCapabilities = {
+/**
+ * Redfish BMCs answer a Reset in seconds but can take 30 s under load (iDRAC), and a session
+ * login is a request of its own; a Reset they accepted may still be applied well after.
+ */
+export const REDFISH_TIMING: Timing = {
+  requestTimeoutMs: 30_000,
+  commandBudgetMs: 90_000,
+  settleMs: 30_000,
+  stepTimeoutMs: 180_000,
+  attempts: 3,
+  minIntervalMs: 0,
+};
+
+const capabilitiesOf = (params: RedfishParams): DriverCapabilities => ({
   softOff: true,
   queryable: true,
-  defaultTimeoutMs: 120_000,
-  maxAttempts: 3,
-  minIntervalMs: 0,
+  timing: resolveTiming(REDFISH_TIMING, params.timing),
   reportsStateOnAck: false,
-};
+});
 
 type Step = 'on' | 'off' | 'softOff';
 
@@ -222,7 +236,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
     paramsSchema,
     secretParams: ['password'],
     validateParams: validateRedfishParams,
-    capabilities: () => CAPABILITIES,
+    capabilities: capabilitiesOf,
     defaultBmc: (params) => urlOrigin(params.url),
     powerOn: (target, signal) => reset(target, 'on', signal),
     powerOff: (target, signal) => reset(target, 'off', signal),

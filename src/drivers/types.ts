@@ -4,6 +4,7 @@
  * driver object serves the whole fleet. `cycle` is composed by the chart from off + on.
  */
 import type { TObject } from '@sinclair/typebox';
+import type { Timing } from './timing.ts';
 
 export const DRIVER_NAMES = ['sim', 'ipmi', 'redfish', 'virsh', 'webhook', 'manual'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -16,12 +17,8 @@ export interface DriverCapabilities {
   readonly softOff: boolean;
   /** Can read the power state. `manual` cannot: a person confirms instead. */
   readonly queryable: boolean;
-  /** Deadline for one step (command + verification) unless the node overrides it. */
-  readonly defaultTimeoutMs: number;
-  /** Attempts per step before the op fails. */
-  readonly maxAttempts: number;
-  /** Minimum gap between two commands to one BMC this driver wants. */
-  readonly minIntervalMs: number;
+  /** The driver's timing defaults with the node's `timing` overrides on top (see timing.ts). */
+  readonly timing: Timing;
   /** The reply to a step carries the resulting state, so verification may skip the query. */
   readonly reportsStateOnAck: boolean;
 }
@@ -46,7 +43,8 @@ export type DriverErrorKind =
   | 'busy' // BMC said busy / 409 / 503: retried
   | 'unreachable' // connection refused / DNS / route: retried
   | 'protocol' // an answer we could not understand: retried
-  | 'aborted'; // the host aborted the call (deadline or shutdown)
+  | 'aborted' // the host aborted the call (deadline, command budget or shutdown)
+  | 'not_sent'; // refused before it reached the BMC (its start window had passed): retried
 
 const RETRYABLE: Record<DriverErrorKind, boolean> = {
   auth: false,
@@ -57,18 +55,38 @@ const RETRYABLE: Record<DriverErrorKind, boolean> = {
   unreachable: true,
   protocol: true,
   aborted: true,
+  not_sent: true,
+};
+
+/**
+ * Kinds after which the BMC may still be carrying the command out: the client gave up, not the
+ * BMC. The host waits out such a command's latest end before anything else goes to the node.
+ */
+const MAY_STILL_RUN: Record<DriverErrorKind, boolean> = {
+  auth: false,
+  config: false,
+  unsupported: false,
+  timeout: true,
+  busy: false,
+  unreachable: false,
+  protocol: false,
+  aborted: true,
+  not_sent: false,
 };
 
 export class DriverError extends Error {
   readonly retryable: boolean;
+  /** The request may have reached the BMC, which may still be executing it (see MAY_STILL_RUN). */
+  readonly mayStillRun: boolean;
   constructor(
     readonly kind: DriverErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; mayStillRun?: boolean },
   ) {
     super(message, options);
     this.name = 'DriverError';
     this.retryable = RETRYABLE[kind];
+    this.mayStillRun = options?.mayStillRun ?? MAY_STILL_RUN[kind];
   }
 }
 

@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
+import { resolveTiming, TimingParamsSchema, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -22,6 +23,7 @@ export const VirshParamsSchema = Type.Object(
     // Must start with a URI scheme, so it can never be read as a virsh option.
     uri: Type.String({ minLength: 3, maxLength: 1024, pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\x00-\\x1f]*$' }),
     domain: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^-\\x00-\\x1f/][^\\x00-\\x1f/]*$' }),
+    timing: Type.Optional(TimingParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -37,16 +39,24 @@ export interface VirshDriverDeps {
   readonly onSpawn?: (child: SpawnedChild) => void;
 }
 
-const CAPABILITIES: DriverCapabilities = {
-  softOff: true,
-  queryable: true,
+export const VIRSH_TIMING: Timing = {
+  requestTimeoutMs: 30_000,
+  commandBudgetMs: 30_000,
+  // libvirtd finishes a job whose client went away; a start or destroy takes seconds.
+  settleMs: 10_000,
   // A guest's ACPI shutdown can take a while; the step includes waiting for "shut off".
-  defaultTimeoutMs: 60_000,
-  maxAttempts: 3,
+  stepTimeoutMs: 60_000,
+  attempts: 3,
   // libvirt serialises jobs on a domain itself.
   minIntervalMs: 0,
-  reportsStateOnAck: false,
 };
+
+const capabilitiesOf = (params: VirshParams): DriverCapabilities => ({
+  softOff: true,
+  queryable: true,
+  timing: resolveTiming(VIRSH_TIMING, params.timing),
+  reportsStateOnAck: false,
+});
 
 type VirshVerb = 'start' | 'destroy' | 'shutdown' | 'domstate';
 
@@ -136,7 +146,7 @@ export function createVirshDriver(deps: VirshDriverDeps = {}): PowerDriver<Virsh
     name: 'virsh',
     paramsSchema: VirshParamsSchema,
     secretParams: [],
-    capabilities: () => CAPABILITIES,
+    capabilities: capabilitiesOf,
     defaultBmc: (params) => `virsh:${params.uri}`,
     powerOn: (target, signal) => control(target, 'start', signal),
     powerOff: (target, signal) => control(target, 'destroy', signal),

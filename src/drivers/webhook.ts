@@ -9,6 +9,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { createHttpClient, errorForStatus, type HttpClient, urlOrigin } from './http-client.ts';
+import { resolveTiming, TimingParamsSchema, type Timing, type TimingParams } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -35,7 +36,18 @@ export interface WebhookParams {
   method?: 'POST' | 'PUT' | 'GET';
   /** Accept a self-signed TLS certificate. */
   insecure?: boolean;
+  timing?: TimingParams;
 }
+
+/** A webhook usually fronts a PDU or a script; it may apply a change after it answered. */
+export const WEBHOOK_TIMING: Timing = {
+  requestTimeoutMs: 15_000,
+  commandBudgetMs: 30_000,
+  settleMs: 15_000,
+  stepTimeoutMs: 90_000,
+  attempts: 3,
+  minIntervalMs: 0,
+};
 
 export interface WebhookDriverDeps {
   readonly http?: HttpClient;
@@ -57,6 +69,7 @@ const paramsSchema = Type.Object(
     password: Type.Optional(Type.String()),
     method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('GET')])),
     insecure: Type.Optional(Type.Boolean()),
+    timing: Type.Optional(TimingParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -98,9 +111,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
     capabilities: (params): DriverCapabilities => ({
       softOff: params.softOffUrl !== undefined,
       queryable: params.queryUrl !== undefined,
-      defaultTimeoutMs: 60_000,
-      maxAttempts: 3,
-      minIntervalMs: 0,
+      timing: resolveTiming(WEBHOOK_TIMING, params.timing),
       reportsStateOnAck: false,
     }),
     defaultBmc: (params) => urlOrigin(params.onUrl),

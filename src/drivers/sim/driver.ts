@@ -6,7 +6,7 @@ import { DriverError, abortError, type DriverCapabilities, type DriverTarget, ty
 import type { SimBmcBackend, SimCommandKind } from './backend.ts';
 import type { SimBmcFleet } from './bmc-fleet.ts';
 import { SimBmcClient, type SimBmcClientOptions } from './client.ts';
-import { DEFAULT_SIM_TIMEOUT_MS, SimParamsSchema, type SimParams } from './params.ts';
+import { SimParamsSchema, simTiming, type SimParams } from './params.ts';
 
 export type SimDriverDeps =
   | { readonly fleet: SimBmcFleet }
@@ -44,9 +44,7 @@ export function createSimDriver(deps: SimDriverDeps): SimPowerDriver {
       return {
         softOff: true,
         queryable: true,
-        defaultTimeoutMs: params.timeoutMs ?? DEFAULT_SIM_TIMEOUT_MS,
-        maxAttempts: 3,
-        minIntervalMs: params.minIntervalMs ?? 0,
+        timing: simTiming(params),
         reportsStateOnAck: params.reportsStateOnAck ?? false,
       };
     },

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { resolveTiming, TimingParamsSchema, type Timing } from '../timing.ts';
 import { DriverError } from '../types.ts';
 
 const Millis = Type.Integer({ minimum: 0, maximum: 86_400_000 });
@@ -24,6 +25,7 @@ export const SimParamsSchema = Type.Object(
     reportsStateOnAck: Type.Optional(Type.Boolean()),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, description: 'Step deadline; default 5000' })),
     minIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'Gap this BMC wants between commands' })),
+    timing: Type.Optional(TimingParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -43,6 +45,18 @@ export interface ResolvedSimParams {
 }
 
 export const DEFAULT_SIM_TIMEOUT_MS = 5_000;
+
+/**
+ * A sim BMC answers within its latency or not at all (hangRate), and applies nothing late, so
+ * its budget is the step deadline (`timeoutMs`, kept for older params) and it needs no settle time.
+ */
+export function simTiming(params: SimParams): Timing {
+  const step = params.timeoutMs ?? DEFAULT_SIM_TIMEOUT_MS;
+  return resolveTiming(
+    { requestTimeoutMs: step, commandBudgetMs: step, settleMs: 0, stepTimeoutMs: step, attempts: 3, minIntervalMs: params.minIntervalMs ?? 0 },
+    params.timing,
+  );
+}
 
 /** Checks raw params (from a node or an HTTP body) and fills defaults; bad params are a config error. */
 export function resolveSimParams(raw: unknown): ResolvedSimParams {
