@@ -20,7 +20,7 @@ export type SeedStatus = Extract<Status, 'new' | 'broken'>;
 /** The settings the host derives for a sim node with these params (see settingsFor in the host). */
 export function simSettings(params: SimParams): NodeSettings {
   const caps = createSimDriver({ fleet: new SimBmcFleet() }).capabilities(params);
-  return { ...DEFAULT_SETTINGS, queryable: caps.queryable, maxAttempts: caps.maxAttempts, stepTimeoutMs: caps.defaultTimeoutMs };
+  return { ...DEFAULT_SETTINGS, queryable: caps.queryable, maxAttempts: caps.timing.attempts, stepTimeoutMs: caps.timing.stepTimeoutMs };
 }
 
 /** A stored snapshot (as the host writes it) of an idle node in the given status, made by the real machine. */

@@ -169,7 +169,8 @@ export function createHost(deps: HostDeps): TestableHost {
   const sharedSettings = new Map<string, NodeSettings>();
   function settingsFor(record: NodeRecord, driver: PowerDriver, params: Record<string, unknown>): NodeSettings {
     const caps = driver.capabilities(params);
-    const key = `${record.driftPolicy}|${record.softOffEscalate}|${caps.queryable}|${caps.maxAttempts}|${caps.defaultTimeoutMs}`;
+    const t = caps.timing;
+    const key = `${record.driftPolicy}|${record.softOffEscalate}|${caps.queryable}|${t.attempts}|${t.stepTimeoutMs}|${t.commandBudgetMs}|${t.settleMs}`;
     const known = sharedSettings.get(key);
     if (known) return known;
     const settings: NodeSettings = Object.freeze({
@@ -177,8 +178,8 @@ export function createHost(deps: HostDeps): TestableHost {
       driftPolicy: record.driftPolicy,
       softOffEscalate: record.softOffEscalate,
       queryable: caps.queryable,
-      maxAttempts: caps.maxAttempts,
-      stepTimeoutMs: caps.defaultTimeoutMs,
+      maxAttempts: t.attempts,
+      stepTimeoutMs: t.stepTimeoutMs,
     });
     if (sharedSettings.size < 1_000) sharedSettings.set(key, settings);
     return settings;
@@ -456,7 +457,7 @@ export function createHost(deps: HostDeps): TestableHost {
       let outcome: 'ok' | 'error' | 'aborted' = 'ok';
       const ref = { opId: cmd.opId, step: cmd.step, attempt: cmd.attempt };
       try {
-        release = limiter.tryAcquire(node.record.bmc, caps.minIntervalMs) ?? (await limiter.acquire(node.record.bmc, caps.minIntervalMs, controller.signal));
+        release = limiter.tryAcquire(node.record.bmc, caps.timing.minIntervalMs) ?? (await limiter.acquire(node.record.bmc, caps.timing.minIntervalMs, controller.signal));
         if (cmd.kind === 'query') {
           const observed = await driver.query(target, controller.signal);
           result = { type: 'QUERY_DONE', ...ref, observed, at: 0 };

@@ -44,7 +44,7 @@ describe('ipmi driver against ipmi_sim', () => {
     const caps = driver.capabilities(params);
     expect(caps.softOff).toBe(true);
     expect(caps.queryable).toBe(true);
-    expect(caps.maxAttempts).toBeGreaterThan(0);
+    expect(caps.timing.attempts).toBeGreaterThan(0);
   });
 
   it('powers on, queries, powers off, soft-offs and cycles', async () => {

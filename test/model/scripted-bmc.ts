@@ -74,7 +74,12 @@ export function createScriptedBmc(fleet: SimBmcFleet) {
     name: 'sim',
     paramsSchema: Type.Object({ maxAttempts: Type.Integer({ minimum: 1 }), queryable: Type.Boolean() }),
     secretParams: [],
-    capabilities: (p) => ({ softOff: true, queryable: p.queryable, defaultTimeoutMs: 30_000, maxAttempts: p.maxAttempts, minIntervalMs: 0, reportsStateOnAck: false }),
+    capabilities: (p) => ({
+      softOff: true,
+      queryable: p.queryable,
+      timing: { requestTimeoutMs: 30_000, commandBudgetMs: 30_000, settleMs: 0, stepTimeoutMs: 30_000, attempts: p.maxAttempts, minIntervalMs: 0 },
+      reportsStateOnAck: false,
+    }),
     defaultBmc: (_p, nodeId) => `scripted:${nodeId}`,
     powerOn: (t, s) => hold('on', t, s) as Promise<StepAck>,
     powerOff: (t, s) => hold('off', t, s) as Promise<StepAck>,
