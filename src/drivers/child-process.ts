@@ -4,7 +4,8 @@
  * output. The child is started by the spawn helper (spawner.ts), leads its own process group,
  * and abort/timeout kill that whole group, so anything it forked (virsh may spawn ssh) goes too.
  * The promise settles only after the child has exited, so a rejected call never leaves a
- * process behind.
+ * process behind; a killed service leaves none either (see spawner.ts). A start window
+ * (`notAfter`) is enforced by the helper right before the spawn.
  */
 import { spawnViaHelper } from './spawner.ts';
 import { abortError, DriverError } from './types.ts';
@@ -20,6 +21,11 @@ export interface RunRequest {
   readonly maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL to the process group. */
   readonly killGraceMs?: number;
+  /**
+   * Epoch ms (wall clock): the command must not start after this instant. The helper checks it
+   * just before spawning; a command refused for it rejects with DriverError 'not_sent'.
+   */
+  readonly notAfter?: number;
   /** Called right after the child started (tests use it to inspect /proc/<pid>). */
   readonly onSpawn?: (child: SpawnedChild) => void;
 }
@@ -72,7 +78,13 @@ export function runCommand(req: RunRequest): Promise<RunResult> {
     req.signal.addEventListener('abort', onAbort, { once: true });
 
     spawnViaHelper(
-      { command: req.command, args: req.args, env: { ...req.env, LC_ALL: 'C' }, maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT },
+      {
+        command: req.command,
+        args: req.args,
+        env: { ...req.env, LC_ALL: 'C' },
+        maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+        ...(req.notAfter === undefined ? {} : { notAfter: req.notAfter }),
+      },
       {
         onSpawn(spawnedPid) {
           pid = spawnedPid;
@@ -84,6 +96,11 @@ export function runCommand(req: RunRequest): Promise<RunResult> {
           clearTimeout(deadline);
           if (killTimer !== undefined) clearTimeout(killTimer);
           req.signal.removeEventListener('abort', onAbort);
+          if (outcome.error?.code === 'ENOTAFTER' && req.notAfter !== undefined) {
+            // Refused before the spawn: it provably never ran, whatever stopped it meanwhile.
+            reject(new DriverError('not_sent', `${req.command} was not started: its start window closed at ${new Date(req.notAfter).toISOString()}`));
+            return;
+          }
           if (stopReason !== undefined) {
             reject(stopReason);
             return;

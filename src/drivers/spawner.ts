@@ -3,6 +3,11 @@
  * forking the service itself, whose fork cost grows with its memory (see the helper's header).
  * The helper is started on first use, restarted after it dies, and never keeps the service alive
  * while it has nothing to run.
+ *
+ * The helper runs in its own session (detached), so a SIGKILL of the service's process group
+ * does not take it down before it has killed the commands it started: it kills them when its
+ * IPC channel to the service closes, and each command carries a parent-death signal (setpriv)
+ * in case the helper itself is killed. See the helper's header.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 
@@ -11,6 +16,8 @@ export interface SpawnRequest {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly maxOutputBytes: number;
+  /** Epoch ms (wall clock): the helper refuses to start the command after it (error ENOTAFTER). */
+  readonly notAfter?: number;
 }
 
 export interface SpawnOutcome {
@@ -27,13 +34,24 @@ export interface SpawnHandlers {
   onDone(outcome: SpawnOutcome): void;
 }
 
+export interface SpawnHelperOptions {
+  /**
+   * util-linux setpriv for the parent-death signal: a path, `false` to spawn commands without
+   * it, or undefined to let the helper look for it. Applies to helpers started afterwards.
+   */
+  readonly setpriv?: string | false;
+}
+
 type HelperMessage =
+  | { type: 'ready'; pdeathsig: boolean }
   | { type: 'spawned'; id: number; pid: number }
   | ({ type: 'done'; id: number } & SpawnOutcome);
 
 const HELPER = new URL('./spawn-helper.js', import.meta.url);
 
 let helper: ChildProcess | null = null;
+let helperPdeathsig: boolean | undefined;
+let options: SpawnHelperOptions = {};
 let nextId = 1;
 const pending = new Map<number, SpawnHandlers>();
 
@@ -55,10 +73,17 @@ function refWhileBusy(child: ChildProcess): void {
 }
 
 function startHelper(): ChildProcess {
-  // No loader flags: the helper is plain JavaScript and should stay small.
-  const child = fork(HELPER, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+  const args = options.setpriv === false ? ['--no-setpriv'] : options.setpriv === undefined ? [] : [`--setpriv=${options.setpriv}`];
+  // No loader flags: the helper is plain JavaScript and should stay small. Detached: its own
+  // session and process group, out of reach of a kill aimed at the service's group.
+  const child = fork(HELPER, args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json', detached: true });
+  helperPdeathsig = undefined;
   child.on('message', (raw) => {
     const m = raw as HelperMessage;
+    if (m.type === 'ready') {
+      if (helper === child) helperPdeathsig = m.pdeathsig;
+      return;
+    }
     const handlers = pending.get(m.id);
     if (!handlers) return;
     if (m.type === 'spawned') handlers.onSpawn(m.pid);
@@ -84,7 +109,7 @@ export function spawnViaHelper(req: SpawnRequest, handlers: SpawnHandlers): void
   const id = nextId++;
   pending.set(id, handlers);
   refWhileBusy(helper);
-  helper.send({ type: 'run', id, command: req.command, args: req.args, env: req.env, maxOutputBytes: req.maxOutputBytes }, (err) => {
+  helper.send({ type: 'run', id, command: req.command, args: req.args, env: req.env, maxOutputBytes: req.maxOutputBytes, notAfter: req.notAfter }, (err) => {
     if (!err || !pending.has(id)) return;
     pending.delete(id);
     handlers.onDone({ exitCode: null, exitSignal: null, stdout: '', stderr: '', error: { code: 'EHELPER', message: `could not reach the spawn helper: ${err.message}` } });
@@ -94,4 +119,17 @@ export function spawnViaHelper(req: SpawnRequest, handlers: SpawnHandlers): void
 /** The helper's pid, if it runs (tests check that commands are its children). */
 export function spawnHelperPid(): number | undefined {
   return helper?.pid;
+}
+
+/**
+ * Whether the running helper starts commands with a parent-death signal (undefined until it has
+ * said so, or when no helper runs).
+ */
+export function spawnHelperPdeathsig(): boolean | undefined {
+  return helper === null ? undefined : helperPdeathsig;
+}
+
+/** Options for helpers started from now on (tests use it to run without setpriv). */
+export function configureSpawnHelper(next: SpawnHelperOptions): void {
+  options = { ...next };
 }
