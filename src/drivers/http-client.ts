@@ -5,7 +5,14 @@
  *
  * `request` never throws for an HTTP status: drivers need to see a 401 (to log in again) or a
  * 404 (to rediscover a system). They call `errorForStatus` for statuses they do not handle.
+ *
+ * Redirects are followed only within the request's own origin (scheme, host, port), at most
+ * MAX_REDIRECTS hops, with fetch's method rules. A redirect to another origin is a 'config'
+ * error naming that origin, and nothing is sent there: the request carries the node's
+ * credentials (Basic, X-Auth-Token, bearer), and an answer from another host is no reading of
+ * this BMC.
  */
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, fetch, type Dispatcher } from 'undici';
 import { DriverError, abortError } from './types.ts';
 
@@ -47,6 +54,13 @@ export interface HttpClientOptions {
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Same-origin redirects followed for one request (fetch allows 20; a BMC needs one or two). */
+export const MAX_REDIRECTS = 5;
+/** How long the check "does this port speak TLS?" may take after a plain-HTTP request failed. */
+const TLS_PROBE_TIMEOUT_MS = 2_000;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers that describe a body; dropped with the body when a redirect turns a request into GET. */
+const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location'];
 
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const defaultTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -68,15 +82,48 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     }
     const dispatcher: Dispatcher = req.insecure ? trusting : verifying;
     try {
-      const res = await fetch(url, { method: req.method, headers, body, signal, dispatcher });
-      const text = await readBounded(res.body, maxBodyBytes, req.what);
-      return { status: res.status, headers: res.headers, text };
+      let current = url;
+      let method = req.method;
+      for (let hop = 0; ; hop++) {
+        const res = await fetch(current, { method, headers, body, signal, dispatcher, redirect: 'manual' });
+        const location = REDIRECT_STATUSES.has(res.status) ? res.headers.get('location') : null;
+        if (location === null) {
+          const text = await readBounded(res.body, maxBodyBytes, req.what);
+          return { status: res.status, headers: res.headers, text };
+        }
+        await res.body?.cancel().catch(() => undefined);
+        const next = redirectTarget(location, current, req.what);
+        if (next.origin !== url.origin) {
+          throw new DriverError(
+            'config',
+            `${req.what}: the server redirected (HTTP ${res.status}) to another origin, ${next.origin}; ` +
+              `not followed, so no credential or reading crosses to it. If that is the BMC, use ${next.origin} in the URL`,
+          );
+        }
+        if (hop >= MAX_REDIRECTS) {
+          throw new DriverError('config', `${req.what}: more than ${MAX_REDIRECTS} redirects (last to ${next.pathname}); a redirect loop?`);
+        }
+        // fetch's rules: 303 turns anything but HEAD into GET; 301/302 turn POST into GET.
+        if ((res.status === 303 && method !== 'GET' && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+          for (const name of BODY_HEADERS) delete headers[name];
+        }
+        current = next;
+      }
     } catch (err) {
       if (req.signal.aborted) throw abortError(req.signal);
       if (deadline.aborted) {
         throw new DriverError('timeout', `${req.what}: no answer within ${timeoutMs} ms`, { cause: err });
       }
       if (err instanceof DriverError) throw err;
+      if (url.protocol === 'http:' && looksLikeWrongProtocol(err) && (await speaksTls(url, signal))) {
+        throw new DriverError(
+          'config',
+          `${req.what}: port ${url.port || '80'} of ${url.hostname} speaks TLS (HTTPS), but the URL says http://; use https://${url.host}`,
+          { cause: err },
+        );
+      }
       throw classifyFetchError(err, req.what);
     }
   }
@@ -86,6 +133,64 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   }
 
   return { request, close };
+}
+
+/** The absolute URL a Location header points to; a Location that is no URL is a protocol error. */
+function redirectTarget(location: string, from: URL, what: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new DriverError('protocol', `${what}: redirect to something that is not a URL`);
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new DriverError('config', `${what}: redirect to a ${next.protocol} URL; not followed`);
+  }
+  return next;
+}
+
+/**
+ * A plain-HTTP request whose answer was no HTTP: the server closed the connection without a
+ * byte (a TLS server given a plain request does that) or answered bytes the HTTP parser
+ * rejects (a TLS alert record).
+ */
+function looksLikeWrongProtocol(err: unknown): boolean {
+  const cause = innermostCause(err);
+  const code = errorCode(cause) ?? '';
+  const name = cause instanceof Error ? cause.name : '';
+  return code === 'UND_ERR_SOCKET' || code.startsWith('HPE_') || name === 'HTTPParserError' || name === 'SocketError' || code === 'ECONNRESET';
+}
+
+/**
+ * Whether the server at the URL's host and port completes (or refuses with a TLS alert) a TLS
+ * handshake. Sends no HTTP request, so nothing of the node's credentials.
+ */
+async function speaksTls(url: URL, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  const port = Number(url.port || 80);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise<boolean>((resolve) => {
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIpLiteral(host) ? {} : { servername: host }) });
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(answer);
+    };
+    const onAbort = (): void => done(false);
+    const timer = setTimeout(() => done(false), TLS_PROBE_TIMEOUT_MS);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', (err: Error) => {
+      // A TLS alert from the server (old ciphers, client certificate required) is TLS too;
+      // "wrong version number" and resets mean the server answered something else.
+      done(/alert/i.test(err.message) || /ALERT/.test(errorCode(err) ?? ''));
+    });
+  });
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
 function parseHttpUrl(raw: string, what: string): URL {
