@@ -30,6 +30,10 @@ export interface Config {
     readonly syncMs: number;
     /** How often `verifying` polls the BMC after an acknowledged step. */
     readonly verifyPollMs: number;
+    /** A BMC that could not be read is checked again after this, doubling per failure (jittered)… */
+    readonly healBaseMs: number;
+    /** …up to this. */
+    readonly healMaxMs: number;
     /** Group commit: longest wait for more transitions before a batch commits. */
     readonly commitWindowMs: number;
     /** Group commit: a batch commits at once when it reaches this many transitions. */
@@ -111,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     intervals: {
       syncMs: int(env, 'SWITCHBOARD_SYNC_INTERVAL_MS', 300_000, 0, 86_400_000),
       verifyPollMs: int(env, 'SWITCHBOARD_VERIFY_POLL_MS', 2_000, 10, 600_000),
+      healBaseMs: int(env, 'SWITCHBOARD_HEAL_BASE_MS', 5_000, 10, 3_600_000),
+      healMaxMs: int(env, 'SWITCHBOARD_HEAL_MAX_MS', 240_000, 10, 86_400_000),
       commitWindowMs: int(env, 'SWITCHBOARD_COMMIT_WINDOW_MS', 2, 0, 1_000),
       commitMaxBatch: int(env, 'SWITCHBOARD_COMMIT_MAX_BATCH', 500, 1, 100_000),
       commitShards: int(env, 'SWITCHBOARD_COMMIT_SHARDS', 4, 1, 64),

@@ -21,13 +21,16 @@ import { insertEvents, type EventRecord, type NewEvent } from '../db/repositorie
 import { deleteNode, insertNode, updateNode, type NodeRecord } from '../db/repositories/nodes.ts';
 import { getOp, type OpRecord, type OpWrite } from '../db/repositories/ops.ts';
 import type { Database } from '../db/schema.ts';
-import { DriverError, type DriverName, type PowerDriver } from '../drivers/types.ts';
+import type { DriverName, PowerDriver } from '../drivers/types.ts';
 import { AppError } from '../errors.ts';
-import { commandFor, needsRecovery, powerPhase, timersFor, type Command } from '../machines/derive.ts';
+import { commandFor, needsRecovery, powerPhase, timersFor } from '../machines/derive.ts';
+import { SNAPSHOT_MIGRATIONS } from '../machines/migrations.ts';
 import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../machines/node-machine.ts';
 import { STATUSES, type LifecycleEventType, type NodeEmitted, type NodeEvent, type NodeSettings, type PowerAction, type Reading } from '../machines/types.ts';
 import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
+import { CommandRunner, type CommandHooks } from './command-runner.ts';
 import { chooseCommitter, GroupCommitter } from './group-commit.ts';
+import { HealSchedule } from './heal-schedule.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
 import { attachSettings, storedSnapshotOf } from './stored-snapshot.ts';
@@ -54,9 +57,8 @@ export interface HostLogger {
   error(obj: object, msg?: string): void;
 }
 
-export interface HostHooks {
+export interface HostHooks extends CommandHooks {
   onCommit?(size: number, ms: number, ok: boolean): void;
-  onCommand?(driver: string, kind: 'step' | 'query', ms: number, outcome: 'ok' | 'error' | 'aborted'): void;
 }
 
 export interface HostDeps {
@@ -150,6 +152,20 @@ export function createHost(deps: HostDeps): TestableHost {
   const drainCommits = () => Promise.all(committers.map((c) => c.drain()));
   const sync = new SyncScheduler(config.intervals.syncMs, (id) => onSyncDue(id), clock);
   const needsRecover = new Set<string>();
+  const heal = new HealSchedule({ baseMs: config.intervals.healBaseMs, maxMs: config.intervals.healMaxMs });
+  const runner = new CommandRunner({
+    limiter,
+    clock,
+    later(ms, fn) {
+      const handle = after(ms, fn);
+      return () => scheduler.clearTimeout(handle);
+    },
+    commit: (node, event) => dispatch(node, event, { requestedBy: null, origin: null }),
+    deliver: (node, event) => fire(node, event),
+    live: (node) => !stopping && nodes.get(node.id) === node,
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    log,
+  });
   let databaseAvailable = true;
   let probe: NodeJS.Timeout | null = null;
   let stopping = false;
@@ -180,6 +196,8 @@ export function createHost(deps: HostDeps): TestableHost {
       queryable: caps.queryable,
       maxAttempts: t.attempts,
       stepTimeoutMs: t.stepTimeoutMs,
+      commandBudgetMs: t.commandBudgetMs,
+      settleMs: t.settleMs,
     });
     if (sharedSettings.size < 1_000) sharedSettings.set(key, settings);
     return settings;
@@ -373,7 +391,8 @@ export function createHost(deps: HostDeps): TestableHost {
     if (node.deadlineTimer) scheduler.clearTimeout(node.deadlineTimer);
     if (node.retryTimer) scheduler.clearTimeout(node.retryTimer);
     if (node.pollTimer) scheduler.clearTimeout(node.pollTimer);
-    node.deadlineTimer = node.retryTimer = node.pollTimer = null;
+    if (node.healTimer) scheduler.clearTimeout(node.healTimer);
+    node.deadlineTimer = node.retryTimer = node.pollTimer = node.healTimer = null;
     node.deadlineAt = null;
     sync.unschedule(node.id);
   }
@@ -388,7 +407,7 @@ export function createHost(deps: HostDeps): TestableHost {
     const state = node.actor.getSnapshot();
     const cmd = commandFor(state);
     const timers = timersFor(state);
-    if (cmd && !node.running) startCommand(node, cmd);
+    if (cmd && !node.running) runner.start(node, cmd);
     if (timers.deadline !== null) {
       if (node.deadlineAt !== timers.deadline) {
         if (node.deadlineTimer) scheduler.clearTimeout(node.deadlineTimer);
@@ -413,8 +432,21 @@ export function createHost(deps: HostDeps): TestableHost {
       const opId = op.opId;
       node.pollTimer = after(config.intervals.verifyPollMs, () => fire(node, { type: 'POLL_DUE', opId, at: clock() }));
     }
-    if (timers.sync) sync.schedule(node.id);
-    else sync.unschedule(node.id);
+    if (node.healTimer) scheduler.clearTimeout(node.healTimer);
+    node.healTimer = null;
+    const c = state.context;
+    if (timers.sync && (c.observed === 'error' || c.readError !== null)) {
+      // A BMC that could not be read is checked again on its own, with backoff, not at the next sync.
+      sync.unschedule(node.id);
+      node.healTimer = after(heal.next(node.id), () => {
+        node.healTimer = null;
+        onSyncDue(node.id);
+      });
+    } else {
+      if (c.readError === null && c.observed !== 'error') heal.forget(node.id);
+      if (timers.sync) sync.schedule(node.id);
+      else sync.unschedule(node.id);
+    }
   }
 
   function fire(node: NodeRuntime, event: NodeEvent): void {
@@ -427,12 +459,8 @@ export function createHost(deps: HostDeps): TestableHost {
     const state = node.actor?.getSnapshot();
     const op = state?.context.inFlight;
     if (!state || !op) return;
-    if (node.running) {
-      // Abort the command; DEADLINE is sent only once it has really ended (invariant 1).
-      node.running.abortedFor = 'deadline';
-      node.running.controller.abort(new Error('deadline passed'));
-      return;
-    }
+    // A running command is given up on; DEADLINE follows once the BMC can no longer be executing it (invariants 1, 10).
+    if (runner.deadline(node)) return;
     fire(node, { type: 'DEADLINE', opId: op.opId, step: op.step, attempt: op.attempt, at: clock() });
   }
 
@@ -440,52 +468,6 @@ export function createHost(deps: HostDeps): TestableHost {
     const node = nodes.get(id);
     if (!node?.actor || powerPhase(node.actor.getSnapshot()) !== 'idle') return;
     fire(node, { type: 'SYNC_DUE', opId: newOpId(), at: clock() });
-  }
-
-  function startCommand(node: NodeRuntime, cmd: Command): void {
-    const driver = node.driver;
-    if (!driver) return;
-    const controller = new AbortController();
-    const running = { key: `${cmd.opId}/${cmd.step}/${cmd.attempt}/${cmd.kind}`, controller, abortedFor: null as 'deadline' | 'shutdown' | null };
-    node.running = running;
-    const target = { nodeId: node.id, bmc: node.record.bmc, params: node.params };
-    const caps = driver.capabilities(node.params);
-    void (async () => {
-      const began = performance.now();
-      let result: NodeEvent;
-      let release: (() => void) | undefined;
-      let outcome: 'ok' | 'error' | 'aborted' = 'ok';
-      const ref = { opId: cmd.opId, step: cmd.step, attempt: cmd.attempt };
-      try {
-        release = limiter.tryAcquire(node.record.bmc, caps.timing.minIntervalMs) ?? (await limiter.acquire(node.record.bmc, caps.timing.minIntervalMs, controller.signal));
-        if (cmd.kind === 'query') {
-          const observed = await driver.query(target, controller.signal);
-          result = { type: 'QUERY_DONE', ...ref, observed, at: 0 };
-        } else {
-          const ack =
-            cmd.step === 'on'
-              ? await driver.powerOn(target, controller.signal)
-              : cmd.step === 'soft_off' && caps.softOff
-                ? await driver.softOff(target, controller.signal)
-                : await driver.powerOff(target, controller.signal);
-          result = { type: 'STEP_ACK', ...ref, ...(ack.observed ? { observed: ack.observed } : {}), at: 0 };
-        }
-      } catch (err) {
-        const e = err instanceof DriverError ? err : new DriverError('protocol', err instanceof Error ? err.message : String(err));
-        outcome = e.kind === 'aborted' ? 'aborted' : 'error';
-        result =
-          cmd.kind === 'query'
-            ? { type: 'QUERY_FAILED', ...ref, retryable: e.retryable, error: e.message, at: 0 }
-            : { type: 'STEP_FAILED', ...ref, retryable: e.retryable, error: e.message, at: 0 };
-      } finally {
-        release?.();
-      }
-      deps.hooks?.onCommand?.(driver.name, cmd.kind, performance.now() - began, outcome);
-      if (node.running === running) node.running = null;
-      if (running.abortedFor === 'shutdown' || stopping || !nodes.has(node.id)) return;
-      const event: NodeEvent = running.abortedFor === 'deadline' ? { type: 'DEADLINE', ...ref, at: clock() } : { ...result, at: clock() };
-      fire(node, event);
-    })();
   }
 
   /* ---------------- boot ---------------- */
@@ -508,6 +490,7 @@ export function createHost(deps: HostDeps): TestableHost {
       deadlineAt: null,
       retryTimer: null,
       pollTimer: null,
+      healTimer: null,
       updatedAt: record.updatedAt,
     };
   }
@@ -528,7 +511,7 @@ export function createHost(deps: HostDeps): TestableHost {
       }
       let snapshot = stored.snapshot;
       for (let v = stored.machineVersion; v < MACHINE_VERSION; v++) {
-        const migrate = deps.snapshotMigrations?.[v];
+        const migrate = (deps.snapshotMigrations ?? SNAPSHOT_MIGRATIONS)[v];
         if (!migrate) throw new Error(`snapshot of chart version ${stored.machineVersion} has no migration to version ${MACHINE_VERSION}`);
         snapshot = migrate(snapshot);
       }
@@ -586,7 +569,19 @@ export function createHost(deps: HostDeps): TestableHost {
         if (!node.actor) continue;
         const state = node.actor.getSnapshot();
         if (needsRecovery(state)) {
-          recoveries.push(dispatch(node, { type: 'RECOVER', at: clock() }, { requestedBy: null, origin: 'recovery' }).catch((err) => log.warn({ err }, 'RECOVER did not commit')));
+          // Nothing goes to the node, nor its BMC, before the command an earlier run may have left there has ended (invariant 10).
+          const latestEnd = state.context.inFlight?.latestEnd ?? 0;
+          recoveries.push(
+            new Promise<void>((resolve) => {
+              runner.recoverAfter(node, latestEnd, () => {
+                void dispatch(node, { type: 'RECOVER', at: clock() }, { requestedBy: null, origin: 'recovery' })
+                  .catch((err) => log.warn({ err }, 'RECOVER did not commit'))
+                  .finally(resolve);
+              });
+              // Boot does not wait for latest ends in the future; those nodes recover on their own.
+              if (node.running?.phase === 'waiting_out') resolve();
+            }),
+          );
         } else if (powerPhase(state) === 'idle' && state.context.settings.queryable && deps.bootQueries !== false) {
           recoveries.push(
             dispatch(node, { type: 'POWER', action: 'query', origin: 'recovery', opId: newOpId(), at: clock() }, { requestedBy: null, origin: 'recovery' }).catch((err) =>
@@ -605,10 +600,7 @@ export function createHost(deps: HostDeps): TestableHost {
       if (probe) clearInterval(probe);
       for (const node of nodes.values()) {
         clearTimers(node);
-        if (node.running) {
-          node.running.abortedFor = 'shutdown';
-          node.running.controller.abort(new Error('Switchboard is shutting down'));
-        }
+        runner.abort(node);
         node.actor?.stop();
       }
       await drainCommits();

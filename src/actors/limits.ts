@@ -7,6 +7,20 @@ import { DriverError } from '../drivers/types.ts';
 
 export type Release = () => void;
 
+/**
+ * A command's hold on its BMC and on the global cap. Calling it releases both. A command whose
+ * client gave up gives back its global slot at once (nothing of Switchboard's runs any more) but
+ * keeps its BMC until the BMC can no longer be carrying it out (invariant 10).
+ */
+export interface Lease extends Release {
+  releaseGlobal(): void;
+}
+
+/** What a queued command waits for, for the node's view. */
+export interface WaitProgress {
+  waitingFor: 'bmc' | 'global' | null;
+}
+
 interface Waiter {
   resolve: (release: Release) => void;
   reject: (err: Error) => void;
@@ -121,7 +135,7 @@ export class BmcLimiter {
    * queues for either and the BMC's minimum interval has passed; else null (then use acquire).
    * Most commands of a healthy fleet start this way, without the promise hops of acquire.
    */
-  tryAcquire(bmc: string, minIntervalMs: number): Release | null {
+  tryAcquire(bmc: string, minIntervalMs: number): Lease | null {
     let state = this.bmcs.get(bmc);
     const gap = Math.max(minIntervalMs, this.options.minIntervalMs);
     if (state && state.lastEnd + gap > this.now()) return null;
@@ -145,33 +159,64 @@ export class BmcLimiter {
     return state;
   }
 
-  private releaser(bmc: string, state: BmcState, releaseGlobal: Release, releaseSlot: Release): Release {
-    return () => {
+  private releaser(bmc: string, state: BmcState, releaseGlobal: Release, releaseSlot: Release): Lease {
+    let released = false;
+    const lease = (() => {
+      if (released) return;
+      released = true;
       state.lastEnd = this.now();
       releaseGlobal();
       releaseSlot();
       this.forget(bmc, state);
-    };
+    }) as Lease;
+    lease.releaseGlobal = releaseGlobal;
+    return lease;
   }
 
   /**
    * Waits for a slot on the BMC (respecting its minimum interval), then a global slot.
    * The returned release must be called when the command has really ended.
    */
-  async acquire(bmc: string, minIntervalMs: number, signal: AbortSignal): Promise<Release> {
+  async acquire(bmc: string, minIntervalMs: number, signal: AbortSignal, progress?: WaitProgress): Promise<Lease> {
     const state = this.stateOf(bmc);
     state.users++;
     let releaseBmc: Release | undefined;
     try {
+      if (progress) progress.waitingFor = 'bmc';
       releaseBmc = await state.slots.acquire(signal);
       const gap = Math.max(minIntervalMs, this.options.minIntervalMs);
       state.gap = Math.max(state.gap, gap);
       const wait = state.lastEnd + gap - this.now();
       if (wait > 0) await sleep(wait, signal);
+      if (progress) progress.waitingFor = 'global';
       const releaseGlobal = await this.global.acquire(signal);
+      if (progress) progress.waitingFor = null;
       return this.releaser(bmc, state, releaseGlobal, releaseBmc);
     } catch (err) {
       releaseBmc?.();
+      this.forget(bmc, state);
+      throw err;
+    }
+  }
+
+  /**
+   * The BMC alone, without a global slot: a restored node holds its BMC this way while it waits
+   * out the latest end of a command an earlier run may have left executing there.
+   */
+  async reserveBmc(bmc: string, signal: AbortSignal): Promise<Release> {
+    const state = this.stateOf(bmc);
+    state.users++;
+    try {
+      const releaseSlot = await state.slots.acquire(signal);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        state.lastEnd = this.now();
+        releaseSlot();
+        this.forget(bmc, state);
+      };
+    } catch (err) {
       this.forget(bmc, state);
       throw err;
     }

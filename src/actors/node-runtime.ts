@@ -13,8 +13,18 @@ export type NodeState = ReturnType<NodeActor['getSnapshot']>;
 export interface RunningCommand {
   key: string;
   controller: AbortController;
-  /** Why the host aborted it: the deadline (feeds DEADLINE) or shutdown (feeds nothing). */
-  abortedFor: 'deadline' | 'shutdown' | null;
+  /** Why the host aborted it: the deadline (feeds DEADLINE), its budget, or shutdown (feeds nothing). */
+  abortedFor: 'deadline' | 'budget' | 'shutdown' | null;
+  /**
+   * queued: waiting for its BMC or the global cap (`waitingFor`); sent: the BMC has it;
+   * waiting_out: the client gave up (or an earlier run left it) and the BMC may still carry it
+   * out until `until`; nothing else goes to the node or its BMC meanwhile.
+   */
+  phase: 'queued' | 'sent' | 'waiting_out';
+  waitingFor: 'bmc' | 'global' | null;
+  /** Wall-clock ms: when the phase began, and (waiting_out) when it ends. */
+  since: number;
+  until: number | null;
 }
 
 export interface NodeRuntime {
@@ -43,6 +53,8 @@ export interface NodeRuntime {
   deadlineAt: number | null;
   retryTimer: unknown;
   pollTimer: unknown;
+  /** Re-check of a BMC that could not be read (backoff, instead of the periodic sync). */
+  healTimer: unknown;
   updatedAt: Date;
 }
 

@@ -16,6 +16,7 @@ import type {
   Status,
 } from '../machines/types.ts';
 import type { DriverName } from '../drivers/types.ts';
+import type { Timing } from '../drivers/timing.ts';
 import type { OpRecord } from '../db/repositories/ops.ts';
 import type { EventRecord } from '../db/repositories/events.ts';
 
@@ -31,8 +32,18 @@ export interface NodeView {
     pending: PendingOp | null;
     /** Verifying / waiting for a retry / waiting for a person, when an op is in flight. */
     phase: 'idle' | 'dispatching' | 'polling' | 'waiting' | 'confirming' | 'backoff';
+    /**
+     * The driver command the node has out, if any: queued for its BMC or for the global cap,
+     * sent, or waiting out a command whose client gave up (the BMC may still carry it out until
+     * `until`; nothing else goes to the node or its BMC before then).
+     */
+    command: { state: 'queued_for_bmc' | 'queued_for_global_cap' | 'sent' | 'waiting_out'; since: string; until: string | null } | null;
+    /** The BMC could not be read (last query failed); cleared by its next answer. */
+    readError: string | null;
     lastError: string | null;
   };
+  /** The driver's timing with this node's overrides (params.timing) applied. */
+  timing: Timing | null;
   allowed: Allowed;
   driver: DriverName;
   bmc: string;

@@ -28,6 +28,11 @@ export interface DriverTarget<P = Record<string, unknown>> {
   /** Key of the BMC the node sits behind; nodes sharing it share its limits. */
   readonly bmc: string;
   readonly params: P;
+  /**
+   * The command must not reach the BMC after this instant (epoch ms): its committed latest end
+   * counts from it. CLI drivers hand it to the spawn helper, the last point before the BMC.
+   */
+  readonly notAfter?: number;
 }
 
 /** A step's acknowledgement. `observed` only when the reply carries the resulting state. */

@@ -67,8 +67,32 @@ export const NodeViewSchema = Type.Object(
       ),
       pending: Nullable(Type.Object({ opId: Type.String(), action: PowerActionSchema, origin: OriginSchema })),
       phase: literals(['idle', 'dispatching', 'polling', 'waiting', 'confirming', 'backoff'] as const),
+      command: Nullable(
+        Type.Object(
+          {
+            state: literals(['queued_for_bmc', 'queued_for_global_cap', 'sent', 'waiting_out'] as const),
+            since: Type.String(),
+            until: Nullable(Type.String()),
+          },
+          { description: 'The driver command out now. waiting_out: its client gave up; the BMC may still carry it out until `until`, and nothing else is sent to the node or its BMC before then.' },
+        ),
+      ),
+      readError: Nullable(Type.String({ description: 'The BMC could not be read; cleared by its next answer' })),
       lastError: Nullable(Type.String()),
     }),
+    timing: Nullable(
+      Type.Object(
+        {
+          requestTimeoutMs: Type.Integer(),
+          commandBudgetMs: Type.Integer(),
+          settleMs: Type.Integer(),
+          stepTimeoutMs: Type.Integer(),
+          attempts: Type.Integer(),
+          minIntervalMs: Type.Integer(),
+        },
+        { description: 'The driver’s timing with this node’s overrides (params.timing)' },
+      ),
+    ),
     allowed: Type.Object({ power: Type.Array(PowerActionSchema), lifecycle: Type.Array(LifecycleEventSchema) }),
     driver: DriverSchema,
     bmc: Type.String(),

@@ -14,23 +14,30 @@ import { and, enqueueActions, setup } from 'xstate';
 import { COMPLETIONS, LIFECYCLE_EVENTS, LIFECYCLE_EVENT_TYPES, type LifecycleTarget } from './gating.ts';
 import {
   Tx,
+  abandonCommand,
   acceptLifecycle,
+  beginRecovery,
   beginStep,
+  clearReadError,
+  commandStarted,
   completeQuery,
   endOpFailed,
   endOpSucceeded,
   endOpSuperseded,
   escalateSoftOff,
   nextStep,
+  noteReadError,
   promotePending,
   recordFailure,
   recordReading,
   refuseLifecycle,
   renewDeadline,
+  reportRecovery,
   requestLifecyclePower,
   requestPower,
   retryStep,
   scheduleRetry,
+  stampCommand,
   stepTarget,
 } from './ops.ts';
 import {
@@ -46,7 +53,7 @@ import {
 } from './types.ts';
 
 /** Bump when the snapshot shape changes; the host migrates older snapshots (see src/actors). */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 export const DEFAULT_SETTINGS: NodeSettings = {
   driftPolicy: 'adopt',
@@ -54,6 +61,8 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   queryable: true,
   maxAttempts: 3,
   stepTimeoutMs: 30_000,
+  commandBudgetMs: 30_000,
+  settleMs: 0,
   softOffTimeoutMs: 300_000,
   retryBaseMs: 2_000,
   retryMaxMs: 60_000,
@@ -70,13 +79,14 @@ export function initialContext(input: NodeInput | undefined): NodeContext {
     pending: null,
     tracked: null,
     lastError: null,
+    readError: null,
     driftEnforcements: 0,
     settings: { ...DEFAULT_SETTINGS, ...input?.settings },
   };
 }
 
-type ResultEvent = Extract<NodeEvent, { type: 'STEP_ACK' | 'STEP_FAILED' | 'QUERY_DONE' | 'QUERY_FAILED' | 'DEADLINE' }>;
-const RESULT_TYPES = new Set(['STEP_ACK', 'STEP_FAILED', 'QUERY_DONE', 'QUERY_FAILED', 'DEADLINE']);
+type ResultEvent = Extract<NodeEvent, { type: 'STEP_ACK' | 'STEP_FAILED' | 'QUERY_DONE' | 'QUERY_FAILED' | 'DEADLINE' | 'COMMAND_STARTED' | 'COMMAND_ABANDONED' }>;
+const RESULT_TYPES = new Set(['STEP_ACK', 'STEP_FAILED', 'QUERY_DONE', 'QUERY_FAILED', 'DEADLINE', 'COMMAND_STARTED', 'COMMAND_ABANDONED']);
 const isResult = (e: NodeEvent): e is ResultEvent => RESULT_TYPES.has(e.type);
 
 /** A result or timer of an earlier command (another op, step or attempt): the chart ignores it. */
@@ -206,8 +216,29 @@ const machineSetup = setup({
     recordRecovery: tx((draft, _context, event) => {
       recordFailure(draft, failure('not_reached', true, 'Switchboard restarted while the command was in flight'));
       renewDeadline(draft, event.at);
+      beginRecovery(draft, event.at);
     }),
-    renewDeadline: tx((draft, _context, event) => renewDeadline(draft, event.at)),
+    recoverVerifying: tx((draft, _context, event) => {
+      renewDeadline(draft, event.at);
+      beginRecovery(draft, event.at);
+    }),
+    stampCommand: tx((draft, _context, event) => stampCommand(draft, event.at)),
+    commandStarted: tx<{ restartsDeadline: boolean }>((draft, _context, event, params) => commandStarted(draft, event.at, params.restartsDeadline)),
+    abandonCommand: tx((draft, _context, event) => {
+      if (event.type === 'COMMAND_ABANDONED') abandonCommand(draft, event.at, event.error);
+    }),
+    /** A reading arrived (a query's, or a person's for manual nodes): a read fault ends, a recovery reports. */
+    readingSeen: tx((draft, _context, event) => {
+      const reading = readingOf(event);
+      if (reading === undefined) return;
+      if (event.type === 'QUERY_DONE') clearReadError(draft, event.at, reading);
+      reportRecovery(draft, event.at, { reading });
+    }),
+    queryFailedSeen: tx((draft, _context, event) => {
+      const error = event.type === 'QUERY_FAILED' ? `reading the BMC failed: ${event.error}` : 'the BMC did not answer a query by the deadline';
+      noteReadError(draft, event.at, error);
+      reportRecovery(draft, event.at, { error });
+    }),
     recordNotReached: tx((draft, context, event) => {
       const op = context.inFlight;
       const reading = readingOf(event);
@@ -351,7 +382,10 @@ export const nodeMachine = machineSetup.createMachine({
           always: [{ guard: 'stepIsQuery', target: 'verifying' }, { target: 'dispatching' }],
         },
         dispatching: {
+          entry: 'stampCommand',
           on: {
+            COMMAND_STARTED: [{ guard: 'stale' }, { actions: { type: 'commandStarted', params: { restartsDeadline: true } } }],
+            COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: 'abandonCommand' }],
             STEP_ACK: [
               { guard: 'stale' },
               { guard: 'reachesTarget', actions: 'recordReading', target: 'stepDone' },
@@ -364,24 +398,27 @@ export const nodeMachine = machineSetup.createMachine({
         },
         verifying: {
           initial: 'check',
-          on: { RECOVER: { actions: 'renewDeadline', target: '.check' } },
+          on: { RECOVER: { actions: 'recoverVerifying', target: '.check' } },
           states: {
             check: { always: [{ guard: 'notQueryable', target: 'confirming' }, { target: 'polling' }] },
             polling: {
+              entry: 'stampCommand',
               on: {
+                COMMAND_STARTED: [{ guard: 'stale' }, { actions: { type: 'commandStarted', params: { restartsDeadline: false } } }],
+                COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: 'abandonCommand' }],
                 QUERY_DONE: [
                   { guard: 'stale' },
-                  { guard: 'stepIsQuery', actions: 'completeQuery', target: '#node.power.idle' },
-                  { guard: 'reachesTarget', actions: 'recordReading', target: '#node.power.stepDone' },
-                  { guard: 'isLastCheck', actions: 'recordNotReached', target: '#node.power.attemptFailed' },
-                  { actions: 'recordReading', target: 'waiting' },
+                  { guard: 'stepIsQuery', actions: ['readingSeen', 'completeQuery'], target: '#node.power.idle' },
+                  { guard: 'reachesTarget', actions: ['readingSeen', 'recordReading'], target: '#node.power.stepDone' },
+                  { guard: 'isLastCheck', actions: ['readingSeen', 'recordNotReached'], target: '#node.power.attemptFailed' },
+                  { actions: ['readingSeen', 'recordReading'], target: 'waiting' },
                 ],
                 QUERY_FAILED: [
                   { guard: 'stale' },
-                  { guard: 'lastCheckOrQueryOp', actions: 'recordQueryFailure', target: '#node.power.attemptFailed' },
-                  { target: 'waiting' },
+                  { guard: 'lastCheckOrQueryOp', actions: ['queryFailedSeen', 'recordQueryFailure'], target: '#node.power.attemptFailed' },
+                  { actions: 'queryFailedSeen', target: 'waiting' },
                 ],
-                DEADLINE: [{ guard: 'stale' }, { actions: 'recordQueryDeadline', target: '#node.power.attemptFailed' }],
+                DEADLINE: [{ guard: 'stale' }, { actions: ['queryFailedSeen', 'recordQueryDeadline'], target: '#node.power.attemptFailed' }],
               },
             },
             waiting: {
@@ -394,9 +431,9 @@ export const nodeMachine = machineSetup.createMachine({
               on: {
                 CONFIRM: [
                   { guard: 'stale' },
-                  { guard: 'stepIsQuery', actions: 'completeQuery', target: '#node.power.idle' },
-                  { guard: 'reachesTarget', actions: 'recordReading', target: '#node.power.stepDone' },
-                  { actions: 'recordNotReached', target: '#node.power.attemptFailed' },
+                  { guard: 'stepIsQuery', actions: ['readingSeen', 'completeQuery'], target: '#node.power.idle' },
+                  { guard: 'reachesTarget', actions: ['readingSeen', 'recordReading'], target: '#node.power.stepDone' },
+                  { actions: ['readingSeen', 'recordNotReached'], target: '#node.power.attemptFailed' },
                 ],
                 DEADLINE: [{ guard: 'stale' }, { actions: 'recordConfirmDeadline', target: '#node.power.attemptFailed' }],
               },

@@ -181,6 +181,10 @@ export function promotePending(tx: Tx, at: number): void {
     step,
     attempt: 1,
     deadline: at + timeoutFor(ctx, step),
+    startBy: at,
+    latestEnd: at,
+    abandonedUntil: null,
+    recovering: false,
     retryAt: null,
     lastCheck: false,
     superseded: false,
@@ -244,6 +248,105 @@ export function completeQuery(tx: Tx, reading: Reading, at: number): void {
   const before = tx.ctx.observed;
   recordReading(tx, reading);
   endOpSucceeded(tx, at, before);
+}
+
+/**
+ * How long the host may take from the commit that names a command to its send without
+ * committing again: a command that waited longer for its BMC or the global cap is re-stamped
+ * (COMMAND_STARTED) before it goes out, so its committed latest end always covers it.
+ */
+export const START_GRACE_MS = 1_000;
+
+/**
+ * A command begins (a step in dispatching, a query in polling): when it must be sent by, and its
+ * latest end. The attempt's deadline never falls before the latest end: a deadline cannot end a
+ * command the BMC may still be carrying out (invariant 10).
+ */
+export function stampCommand(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  const { commandBudgetMs, settleMs } = tx.ctx.settings;
+  const startBy = at + START_GRACE_MS;
+  const latestEnd = startBy + commandBudgetMs + settleMs;
+  withInFlight(tx, { startBy, latestEnd, abandonedUntil: null, deadline: Math.max(op.deadline, latestEnd) });
+}
+
+/** The command went out only now, after waiting for a slot: a step's deadline counts from here. */
+export function commandStarted(tx: Tx, at: number, restartsDeadline: boolean): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  if (restartsDeadline) withInFlight(tx, { deadline: at + timeoutFor(tx.ctx, op.step) });
+  stampCommand(tx, at);
+}
+
+const seconds = (ms: number) => `${Math.ceil(ms / 1000)} s`;
+
+/** The client gave up; the BMC may still carry the command out until its latest end. */
+export function abandonCommand(tx: Tx, at: number, error: string): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  withInFlight(tx, { abandonedUntil: op.latestEnd });
+  const what = op.lastCheck || tx.ctx.inFlight?.step === 'query' ? 'query' : `${op.step.replace('_', ' ')} command`;
+  tx.emit({
+    type: 'note',
+    at,
+    kind: 'command_abandoned',
+    opId: op.opId,
+    message: `gave up waiting for the ${what} (attempt ${op.attempt}): ${error}; the BMC may still carry it out, so nothing else is sent to this node${op.latestEnd > at ? ` for ${seconds(op.latestEnd - at)}` : ''}`,
+  });
+}
+
+/** A query failed or went unanswered: say so at once, once (invariant 8; a fault is never silent). */
+export function noteReadError(tx: Tx, at: number, message: string): void {
+  const { ctx } = tx;
+  const known = ctx.readError !== null;
+  ctx.readError = message;
+  if (!known) tx.emit({ type: 'note', at, kind: 'bmc_unreadable', ...(ctx.inFlight ? { opId: ctx.inFlight.opId } : {}), message: `${message}; checking again on its own` });
+}
+
+/** The BMC answered a query: a read fault it showed is over. */
+export function clearReadError(tx: Tx, at: number, reading: Reading): void {
+  const { ctx } = tx;
+  if (ctx.readError === null && ctx.observed !== 'error') return;
+  ctx.readError = null;
+  tx.emit({ type: 'note', at, kind: 'bmc_readable', ...(ctx.inFlight ? { opId: ctx.inFlight.opId } : {}), message: `the BMC answers again: power is ${reading}` });
+}
+
+/** Restored with this op in flight: nothing is re-sent before a reading says where the step got to. */
+export function beginRecovery(tx: Tx, at: number): void {
+  const op = tx.ctx.inFlight;
+  if (!op) return;
+  withInFlight(tx, { recovering: true });
+  tx.emit({
+    type: 'note',
+    at,
+    kind: 'recovery_started',
+    opId: op.opId,
+    message: `Switchboard restarted with ${op.action.replace('_', ' ')} in flight (${op.step.replace('_', ' ')}, attempt ${op.attempt}, origin ${op.origin}); reading the BMC before anything is sent again`,
+  });
+}
+
+/** What the recovery's reading found, and what the op does next. */
+export function reportRecovery(tx: Tx, at: number, found: { reading: Reading } | { error: string }): void {
+  const op = tx.ctx.inFlight;
+  if (!op?.recovering) return;
+  withInFlight(tx, { recovering: false });
+  const target = stepTarget(op.step);
+  let message: string;
+  if ('error' in found) {
+    message = `after the restart the BMC could not be read (${found.error}); ${retryOrFail(tx.ctx, op)}`;
+  } else if (op.step === 'query' || target === null || found.reading === target) {
+    const next = nextStep(op);
+    message = `after the restart the BMC reads ${found.reading}: ${op.step.replace('_', ' ')} is done; ${next ? `next: ${next}` : `${op.action.replace('_', ' ')} succeeds`}`;
+  } else {
+    message = `after the restart the BMC reads ${found.reading}, not ${target}: ${op.step.replace('_', ' ')} did not take effect; ${retryOrFail(tx.ctx, op)}`;
+  }
+  tx.emit({ type: 'note', at, kind: 'recovery_verified', opId: op.opId, message });
+}
+
+function retryOrFail(ctx: NodeContext, op: InFlightOp): string {
+  if (op.superseded) return 'the op was superseded and ends here';
+  return op.attempt < ctx.settings.maxAttempts ? `it is retried (attempt ${op.attempt + 1} of ${ctx.settings.maxAttempts})` : `${op.action.replace('_', ' ')} fails`;
 }
 
 export function scheduleRetry(tx: Tx, at: number): void {

@@ -43,7 +43,12 @@ export interface NodeSettings {
   /** The driver can read power; when false, verification waits for a person's CONFIRM. */
   queryable: boolean;
   maxAttempts: number;
+  /** Time a step may take to reach its target, from its command's send. */
   stepTimeoutMs: number;
+  /** Time one driver command may run before the host's client gives up on it. */
+  commandBudgetMs: number;
+  /** After a client gave up, how long the BMC may still be carrying the command out. */
+  settleMs: number;
   softOffTimeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -66,6 +71,18 @@ export interface InFlightOp {
   attempt: number;
   /** Absolute instant (ms) at which the current attempt of the step gives up. */
   deadline: number;
+  /**
+   * For the command the state names (a step while dispatching, a query while polling): the host
+   * sends it no later than `startBy`, or first commits a COMMAND_STARTED that moves both instants.
+   * `latestEnd` = startBy + command budget + settle time: after it the BMC can no longer be
+   * executing the command (invariant 10); until then nothing else goes to the node.
+   */
+  startBy: number;
+  latestEnd: number;
+  /** The host's client gave up on the command at this op's current attempt: nothing is sent before this instant. */
+  abandonedUntil: number | null;
+  /** Restored after a restart with this op in flight: the next reading is reported as the recovery's finding. */
+  recovering: boolean;
   /** Absolute instant of the next attempt while in backoff, else null. */
   retryAt: number | null;
   /** The next reading decides: not at target means the attempt failed (after a failure, a deadline or a recovery). */
@@ -99,6 +116,8 @@ export interface NodeContext {
   pending: PendingOp | null;
   tracked: TrackedOp | null;
   lastError: string | null;
+  /** The BMC could not be read (a query failed or timed out); cleared by the next reading. */
+  readError: string | null;
   /** Ops requested by the `enforce` drift policy since the last user or lifecycle intent. */
   driftEnforcements: number;
   settings: NodeSettings;
@@ -153,6 +172,10 @@ export type HostEvent =
   | (At & { type: 'RETRY_DUE'; opId: string })
   | (At & { type: 'POLL_DUE'; opId: string })
   | (At & { type: 'RECOVER' })
+  /** The command the state names was sent only now (it waited for a slot): its instants count from here. */
+  | (At & CommandRef & { type: 'COMMAND_STARTED' })
+  /** The host's client gave up on the command (timeout, abort); the BMC may still carry it out. */
+  | (At & CommandRef & { type: 'COMMAND_ABANDONED'; error: string })
   | (At & { type: 'SYNC_DUE'; opId: string })
   | (At & { type: 'CONFIGURE'; settings: Partial<NodeSettings> });
 
@@ -208,4 +231,9 @@ export type NoteKind =
   | 'soft_off_escalated'
   | 'lifecycle_failed'
   | 'lifecycle_completed'
-  | 'stale_result_ignored';
+  | 'stale_result_ignored'
+  | 'command_abandoned'
+  | 'bmc_unreadable'
+  | 'bmc_readable'
+  | 'recovery_started'
+  | 'recovery_verified';

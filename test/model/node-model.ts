@@ -184,6 +184,10 @@ export function eventsFor(state: ChartState, at: number): NodeEvent[] {
       events.push({ type: 'STEP_FAILED', ...stale, retryable: true, error: 'late' });
       events.push({ type: 'DEADLINE', ...stale });
       events.push({ type: 'RECOVER', at });
+      events.push({ type: 'COMMAND_STARTED', ...ref });
+      events.push({ type: 'COMMAND_ABANDONED', ...ref, error: 'timeout' });
+      events.push({ type: 'COMMAND_STARTED', ...stale });
+      events.push({ type: 'COMMAND_ABANDONED', ...stale, error: 'late' });
       break;
     case 'polling':
       for (const observed of readings) events.push({ type: 'QUERY_DONE', ...ref, observed });
@@ -194,6 +198,10 @@ export function eventsFor(state: ChartState, at: number): NodeEvent[] {
       events.push({ type: 'QUERY_FAILED', ...stale, retryable: true, error: 'late' });
       events.push({ type: 'DEADLINE', ...stale });
       events.push({ type: 'RECOVER', at });
+      events.push({ type: 'COMMAND_STARTED', ...ref });
+      events.push({ type: 'COMMAND_ABANDONED', ...ref, error: 'timeout' });
+      events.push({ type: 'COMMAND_STARTED', ...stale });
+      events.push({ type: 'COMMAND_ABANDONED', ...stale, error: 'late' });
       break;
     case 'waiting':
       events.push({ type: 'POLL_DUE', opId: op.opId, at });
