@@ -13,7 +13,6 @@ import type { DriverTarget } from '../../src/drivers/types.ts';
 import { createWebhookDriver, type WebhookParams } from '../../src/drivers/webhook.ts';
 import { driverFailure } from '../support/driver-errors.ts';
 import { startRedfishServer, type RedfishServer, type RedfishServerOptions } from '../peers/redfish-server.ts';
-import { startWebhookServer, type WebhookServer } from '../peers/webhook-server.ts';
 
 const http = createHttpClient({ requestTimeoutMs: 5_000 });
 const closers: Array<() => Promise<void>> = [];
