@@ -1,15 +1,23 @@
 /**
  * runCommand through the spawn helper: commands are children of the helper, not of this
- * process; output, exit status, the explicit environment, deadlines and aborts behave as the
- * drivers rely on; and a helper that dies is replaced.
+ * process; output, exit status, the explicit environment, deadlines, start windows and aborts
+ * behave as the drivers rely on; and a helper that dies is replaced. (That no command outlives
+ * a killed service is in orphans.test.ts.)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/drivers/child-process.ts';
-import { spawnHelperPid } from '../../src/drivers/spawner.ts';
+import { spawnHelperPdeathsig, spawnHelperPid, spawnViaHelper, type SpawnOutcome } from '../../src/drivers/spawner.ts';
 import { DriverError } from '../../src/drivers/types.ts';
 
 const PATH = '/usr/bin:/bin';
+const haveSetpriv = existsSync('/usr/bin/setpriv') || existsSync('/bin/setpriv');
+const requirePeers = process.env.SWITCHBOARD_REQUIRE_PEERS === '1';
+if (!haveSetpriv && !requirePeers) {
+  console.warn('\n*** test/drivers/child-process.test.ts: the parent-death test is SKIPPED: setpriv is not installed (Debian package "util-linux"). ***\n');
+}
 
 function parentOf(pid: number): number {
   // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
@@ -86,6 +94,63 @@ describe('runCommand', () => {
     expect(err).toBeInstanceOf(DriverError);
     expect((err as DriverError).kind).toBe('config');
     expect((err as DriverError).message).toMatch(/cannot run no-such-program-switchboard: ENOENT/);
+  });
+
+  it('reports a program it may not execute as a configuration error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-noexec-'));
+    try {
+      const file = join(dir, 'not-executable');
+      writeFileSync(file, '#!/bin/sh\necho ran\n', { mode: 0o644 });
+      const err: unknown = await runCommand({ command: file, args: [], env: { PATH }, signal: new AbortController().signal, timeoutMs: 2_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DriverError);
+      expect((err as DriverError).kind).toBe('config');
+      expect((err as DriverError).message).toMatch(/EACCES/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!haveSetpriv && !requirePeers)('starts commands with a parent-death signal (setpriv), so they die if the helper is killed', async () => {
+    // The helper falls back to a plain spawn without setpriv (orphans.test.ts).
+    const result = await runCommand({ command: 'setpriv', args: ['--dump'], env: { PATH }, signal: new AbortController().signal, timeoutMs: 5_000 });
+    expect(spawnHelperPdeathsig()).toBe(true);
+    expect(result.stdout).toMatch(/^Parent death signal: KILL$/m);
+  });
+
+  it('refuses a command whose start window has closed, and starts nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-notafter-'));
+    try {
+      const marker = join(dir, 'ran');
+      const notAfter = Date.now() - 1;
+      let spawned = false;
+      const err: unknown = await sh(`touch ${marker}`, { notAfter, onSpawn: () => (spawned = true) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DriverError);
+      expect((err as DriverError).kind).toBe('not_sent');
+      expect((err as DriverError).mayStillRun).toBe(false);
+      expect((err as DriverError).message).toBe(`sh was not started: its start window closed at ${new Date(notAfter).toISOString()}`);
+      expect(spawned).toBe(false);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checks the start window in the helper, at the spawn', async () => {
+    // Straight to the helper, past runCommand: the refusal is the helper's own.
+    const outcome = await new Promise<SpawnOutcome & { spawned: boolean }>((resolve) => {
+      let spawned = false;
+      spawnViaHelper({ command: 'true', args: [], env: { PATH }, maxOutputBytes: 1000, notAfter: Date.now() - 1 }, {
+        onSpawn: () => (spawned = true),
+        onDone: (o) => resolve({ ...o, spawned }),
+      });
+    });
+    expect(outcome.spawned).toBe(false);
+    expect(outcome.error?.code).toBe('ENOTAFTER');
+  });
+
+  it('runs a command whose start window is still open', async () => {
+    const result = await sh('echo in time', { notAfter: Date.now() + 10_000 });
+    expect(result).toMatchObject({ exitCode: 0, stdout: 'in time\n' });
   });
 
   it('fails a running command when the helper dies, and starts a new helper for the next one', async () => {
