@@ -84,11 +84,12 @@ describe('redfish driver: power and query', () => {
 
   it.each([400, 409] as const)('a %i for a Reset to the current state is an acknowledgement', async (refuseNoOpReset) => {
     const { bmc, driver, target } = await setup({ initialPower: 'On', refuseNoOpReset });
+    const lastPost = () => bmc.log.filter((r) => r.method === 'POST').at(-1);
     await expect(driver.powerOn(target, signal())).resolves.toEqual({});
-    expect(bmc.log.at(-1)).toMatchObject({ method: 'POST', status: refuseNoOpReset });
+    expect(lastPost()).toMatchObject({ status: refuseNoOpReset });
     bmc.setPower('Off');
     await expect(driver.softOff(target, signal())).resolves.toEqual({});
-    expect(bmc.log.at(-1)).toMatchObject({ method: 'POST', status: refuseNoOpReset });
+    expect(lastPost()).toMatchObject({ status: refuseNoOpReset });
     // The same refusal while not at the target stays an error (see the 409-during-transition test).
   });
 
@@ -274,5 +275,174 @@ describe('redfish driver: busy, TLS, abort', () => {
     const sorted = [...bmc.log].sort((a, b) => a.start - b.start);
     for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end);
     expect(bmc.maxConcurrent).toBe(1);
+  });
+});
+
+describe('redfish driver: BMCs without a session service or without auth', () => {
+  it.each([404, 405, 501] as const)('session auth against a BMC whose login answers %i says it has no session service', async (status) => {
+    const { bmc, driver, target } = await setup({ sessionService: status }, { auth: 'session' });
+    const err = await driverFailure(driver.query(target, signal()));
+    expect(err.kind).toBe('config');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(new RegExp(`no Redfish session service.*HTTP ${status}`));
+    expect(err.message).toMatch(/sessionFallbackToBasic/);
+    expect(bmc.log.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /redfish/v1/SessionService/Sessions']);
+  });
+
+  it('with sessionFallbackToBasic the ops work with basic auth, and the login is tried once', async () => {
+    const { bmc, driver, target } = await setup({ sessionService: 405, transitionMs: 20 }, { auth: 'session', sessionFallbackToBasic: true });
+    expect(await driver.query(target, signal())).toBe('off');
+    await driver.powerOn(target, signal());
+    await waitFor(async () => (await driver.query(target, signal())) === 'on');
+    const logins = bmc.log.filter((r) => r.path === '/redfish/v1/SessionService/Sessions');
+    expect(logins).toHaveLength(1);
+    const calls = bmc.log.filter((r) => r.path !== '/redfish/v1/SessionService/Sessions');
+    expect(calls.length).toBeGreaterThan(2);
+    expect(calls.every((r) => r.auth === 'basic' && r.status < 300)).toBe(true);
+  });
+
+  it('the fallback does not hide wrong credentials: a 401 at login stays an auth error', async () => {
+    const { driver, target } = await setup({}, { auth: 'session', sessionFallbackToBasic: true, password: 'wrong' });
+    const err = await driverFailure(driver.query(target, signal()));
+    expect(err.kind).toBe('auth');
+  });
+
+  it('a BMC that needs no auth works without user and password, and gets no Authorization header', async () => {
+    const { bmc, driver } = await setup({ noAuth: true, transitionMs: 20 });
+    const params: RedfishParams = { url: bmc.url };
+    driver.validateParams?.(params);
+    const target = { nodeId: 'n1', bmc: driver.defaultBmc(params), params };
+    expect(await driver.query(target, signal())).toBe('off');
+    await driver.powerOn(target, signal());
+    await waitFor(async () => (await driver.query(target, signal())) === 'on');
+    expect(bmc.log.length).toBeGreaterThan(2);
+    expect(bmc.log.every((r) => r.auth === 'none' && r.status < 300)).toBe(true);
+  });
+
+  it('without user, a BMC that wants auth answers 401: an auth error', async () => {
+    const { bmc, driver } = await setup();
+    const params: RedfishParams = { url: bmc.url };
+    const err = await driverFailure(driver.query({ nodeId: 'n1', bmc: bmc.url, params }, signal()));
+    expect(err.kind).toBe('auth');
+  });
+
+  it('validateParams checks the auth combinations with clear messages; password stays secret', () => {
+    const driver = createRedfishDriver();
+    const check = (params: RedfishParams): void => driver.validateParams?.(params);
+    const url = 'https://bmc.example';
+    expect(() => check({ url })).not.toThrow();
+    expect(() => check({ url, user: 'root', password: '' })).not.toThrow();
+    expect(() => check({ url, user: 'root', password: 'x', auth: 'session', sessionFallbackToBasic: true })).not.toThrow();
+    expect(() => check({ url, password: 'x' })).toThrow(/password needs user/);
+    expect(() => check({ url, user: 'root' })).toThrow(/user needs password/);
+    expect(() => check({ url, auth: 'session' })).toThrow(/"session" needs user and password/);
+    expect(() => check({ url, user: 'root', password: 'x', sessionFallbackToBasic: true })).toThrow(/only with auth "session"/);
+    expect(driver.secretParams).toEqual(['password']);
+    const required = (driver.paramsSchema as unknown as { required?: string[] }).required ?? [];
+    expect(required).toEqual(['url']);
+  });
+});
+
+describe('redfish driver: the Reset target is kept per BMC and system', () => {
+  const systemGets = (bmc: RedfishServer, id = '1'): number =>
+    bmc.log.filter((r) => r.method === 'GET' && r.path === `/redfish/v1/Systems/${id}`).length;
+
+  it('several steps read the system resource once', async () => {
+    const { bmc, driver, target } = await setup({ transitionMs: 1 });
+    await driver.powerOn(target, signal());
+    await driver.powerOff(target, signal());
+    await driver.softOff(target, signal());
+    await driver.powerOn(target, signal());
+    expect(bmc.log.filter((r) => r.method === 'POST')).toHaveLength(4);
+    expect(systemGets(bmc)).toBe(1);
+  });
+
+  it('the ActionInfo resource is read once too, and a query refreshes nothing it cannot read for free', async () => {
+    const { bmc, driver, target } = await setup({ actionInfo: true, transitionMs: 1 });
+    await driver.powerOn(target, signal());
+    await driver.query(target, signal());
+    await driver.powerOff(target, signal());
+    await driver.powerOn(target, signal());
+    expect(bmc.log.filter((r) => r.path === '/redfish/v1/Systems/1/ResetActionInfo')).toHaveLength(1);
+    expect(systemGets(bmc)).toBe(2); // the discovery and the query
+  });
+
+  it('a query before the first step is enough: the step sends only its POST', async () => {
+    const { bmc, driver, target } = await setup({ systemIds: ['a', 'b'], transitionMs: 1 }, { systemId: 'b' });
+    await driver.query(target, signal());
+    const before = bmc.log.length;
+    await driver.powerOn(target, signal());
+    expect(bmc.log.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /redfish/v1/Systems/b/Actions/ComputerSystem.Reset']);
+  });
+
+  it('systems of one BMC keep their own targets', async () => {
+    const { bmc, driver, target } = await setup({ systemIds: ['a', 'b'], transitionMs: 1 }, { systemId: 'a' });
+    const other = { ...target, params: { ...target.params, systemId: 'b' } };
+    await driver.powerOn(target, signal());
+    await driver.powerOn(other, signal());
+    await driver.powerOff(target, signal());
+    await driver.powerOff(other, signal());
+    expect(bmc.power('a')).toMatch(/Off/);
+    expect(bmc.power('b')).toMatch(/Off/);
+    expect([systemGets(bmc, 'a'), systemGets(bmc, 'b')]).toEqual([1, 1]);
+  });
+
+  it('a 404 from the kept target rediscovers it once and sends the Reset there', async () => {
+    const { bmc, driver, target } = await setup({ transitionMs: 1 });
+    await driver.powerOn(target, signal());
+    bmc.setCustomResetTarget(true); // e.g. after a firmware update
+    await driver.powerOff(target, signal());
+    expect(bmc.log.filter((r) => r.method === 'POST').map((r) => `${r.path} ${r.status}`)).toEqual([
+      '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset 204',
+      '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset 404',
+      '/redfish/v1/Systems/1/Actions/Oem/CustomReset 204',
+    ]);
+    expect(systemGets(bmc)).toBe(2);
+    expect(bmc.power()).toMatch(/Off/);
+    await driver.powerOn(target, signal());
+    expect(systemGets(bmc)).toBe(2);
+  });
+
+  it('a 404 from a freshly read target is an error, not a loop', async () => {
+    const { bmc, driver, target } = await setup({ transitionMs: 1 });
+    bmc.redirect('/redfish/v1/Systems/1/Actions/ComputerSystem.Reset', '/redfish/v1/Systems/1/Actions/Gone', 307);
+    const err = await driverFailure(driver.powerOn(target, signal()));
+    expect(err.kind).toBe('config');
+    expect(bmc.log.filter((r) => r.method === 'POST' && r.path.endsWith('/Gone'))).toHaveLength(1);
+  });
+});
+
+describe('redfish test peer: late BMC mode', () => {
+  it('holds a Reset past the client giving up and still carries it out; the log says the client was gone', async () => {
+    // The client gives up after 150 ms; the BMC answers (and acts) after 400 ms.
+    const { bmc, driver, target } = await setup({ late: { answerDelayMs: 400 }, transitionMs: 1 }, {}, 150);
+    await driver.query(target, signal()); // keeps the Reset action, so the POST is the only request below
+    const err = await driverFailure(driver.powerOn(target, signal()));
+    expect(err.kind).toBe('timeout');
+    expect(err.mayStillRun).toBe(true);
+    expect(bmc.power()).toBe('Off');
+    await bmc.whenApplied(1);
+    const [record] = bmc.resets;
+    expect(record).toMatchObject({ systemId: '1', resetType: 'On', status: 204, clientConnected: false });
+    expect(record!.clientGoneAt).not.toBeNull();
+    expect(record!.appliedAt! - record!.arrivedAt).toBeGreaterThanOrEqual(390);
+    expect(bmc.power()).toMatch(/On/);
+    expect(bmc.resets.filter((r) => r.appliedAt !== null && !r.clientConnected)).toHaveLength(1);
+  });
+
+  it('applies a change applyDelayMs after answering, and finds overlapping Resets', async () => {
+    const { bmc, driver, target } = await setup({ late: { applyDelayMs: 300 }, transitionMs: 1 });
+    await driver.powerOn(target, signal());
+    expect(bmc.power()).toBe('Off'); // acknowledged, not yet done
+    await bmc.whenApplied(1);
+    const [first] = bmc.resets;
+    expect(first!.clientConnected).toBe(true);
+    expect(first!.appliedAt! - first!.answeredAt).toBeGreaterThanOrEqual(290);
+    expect(bmc.resetOverlaps()).toEqual([]);
+    // A second Reset sent while the first is still being carried out is an overlap.
+    await driver.powerOff(target, signal());
+    await driver.powerOn(target, signal());
+    await bmc.whenApplied(3);
+    expect(bmc.resetOverlaps().map(([a, b]) => [a.resetType, b.resetType])).toEqual([['ForceOff', 'On']]);
   });
 });

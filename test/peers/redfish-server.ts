@@ -365,7 +365,9 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
       const apply = (): void => applyReset(state, type);
       return status === 204 ? { status, apply } : { status, apply, body: { Messages: [{ MessageId: 'Base.1.8.Success' }] } };
     }
-    return error(method === 'GET' ? 404 : 405, `${method} ${path} is not supported.`);
+    // An action that does not exist (e.g. an old Reset target) is not found, like real BMCs answer.
+    const notFound = method === 'GET' || rest.startsWith('/Actions/');
+    return error(notFound ? 404 : 405, `${method} ${path} is not ${notFound ? 'found' : 'supported'}.`);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
