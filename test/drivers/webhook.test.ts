@@ -147,6 +147,35 @@ describe('webhook driver', () => {
   });
 });
 
+describe('webhook test peer: late mode', () => {
+  it('holds a command past the client giving up and still carries it out; the log says the client was gone', async () => {
+    const { peer, target } = await setup({ answerDelayMs: 400 });
+    const controller = new AbortController();
+    void peer.whenReceived(1).then(() => controller.abort(new Error('client gave up')));
+    const err = await driverFailure(driver.powerOn(target, controller.signal));
+    expect(err.kind).toBe('aborted');
+    expect(peer.power).toBe('off');
+    await peer.whenApplied(1);
+    expect(peer.power).toBe('on');
+    const [command] = peer.commands;
+    expect(command).toMatchObject({ path: '/power/on', status: 200, clientConnected: false });
+    expect(command!.appliedAt! - command!.arrivedAt).toBeGreaterThanOrEqual(390);
+  });
+
+  it('applies a command applyDelayMs after answering it', async () => {
+    const { peer, target } = await setup({ applyDelayMs: 300 });
+    await driver.powerOn(target, signal());
+    expect(peer.power).toBe('off');
+    expect(await driver.query(target, signal())).toBe('off');
+    await peer.whenApplied(1);
+    expect(peer.power).toBe('on');
+    const [command] = peer.commands;
+    expect(command!.clientConnected).toBe(true);
+    expect(command!.appliedAt! - command!.answeredAt).toBeGreaterThanOrEqual(290);
+    expect(peer.commands).toHaveLength(1); // the status query is no command
+  });
+});
+
 describe('webhook params validation', () => {
   const base: WebhookParams = {
     onUrl: 'http://pdu.example/on',

@@ -95,6 +95,8 @@ export interface RedfishServer {
   readonly resets: ResetRecord[];
   /** Resolves once at least `count` Resets have been applied. */
   whenApplied(count: number): Promise<void>;
+  /** Resolves once at least `count` Resets have arrived (before they are held or answered). */
+  whenReceived(count: number): Promise<void>;
   /**
    * Pairs of Resets that overlapped: one arrived while an earlier one was still being carried
    * out (before its answer or its application, whichever came last).
@@ -144,6 +146,8 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
   const log: RequestRecord[] = [];
   const resets: ResetRecord[] = [];
   const appliedWaiters: Array<{ count: number; resolve: () => void }> = [];
+  const receivedWaiters: Array<{ count: number; resolve: () => void }> = [];
+  let resetsReceived = 0;
   const pendingAnswers = new Set<NodeJS.Timeout>();
   const answerDelayMs = options.late?.answerDelayMs ?? 0;
   const applyDelayMs = options.late?.applyDelayMs ?? 0;
@@ -384,6 +388,12 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     const auth = authOf(req);
     if (responseDelayMs > 0) await delay(responseDelayMs);
     const resetSystem = resetSystemOf(method, path);
+    if (resetSystem !== undefined) {
+      resetsReceived++;
+      for (let i = receivedWaiters.length - 1; i >= 0; i--) {
+        if (resetsReceived >= receivedWaiters[i]!.count) receivedWaiters.splice(i, 1)[0]!.resolve();
+      }
+    }
     // A late BMC holds the Reset, then carries it out whether or not its client still waits.
     if (resetSystem !== undefined && answerDelayMs > 0) await delay(answerDelayMs);
     const answer = route(method, path, auth, body);
@@ -460,6 +470,10 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     whenApplied(count) {
       if (resets.filter((r) => r.appliedAt !== null).length >= count) return Promise.resolve();
       return new Promise<void>((resolve) => appliedWaiters.push({ count, resolve }));
+    },
+    whenReceived(count) {
+      if (resetsReceived >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => receivedWaiters.push({ count, resolve }));
     },
     resetOverlaps() {
       // An accepted Reset not applied yet is still being carried out.

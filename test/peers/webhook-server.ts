@@ -2,6 +2,11 @@
  * A small HTTP power controller for webhook driver tests: /power/on, /power/off, /power/soft
  * change the state, /power/status reports it (body format configurable). Checks bearer or
  * basic auth, can fail the next N requests with a status, and logs every request.
+ *
+ * Late mode, like a slow controller: `answerDelayMs` holds each command (on/off/soft) before
+ * answering and carries it out even when the client has given up; `applyDelayMs` carries it
+ * out that long after answering. `commands` records each command's arrival, answer and
+ * application and whether its client still waited.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +17,22 @@ export interface WebhookServerOptions {
   initialPower?: 'on' | 'off';
   /** Body of /power/status for a state. Default `{"power":"<state>"}`. */
   statusBody?: (power: 'on' | 'off') => string;
+  /** Hold each command this long before answering and applying it, whether or not its client still waits. */
+  answerDelayMs?: number;
+  /** Apply each accepted command this long after answering it. */
+  applyDelayMs?: number;
+}
+
+/** One power command as the controller handled it (epoch ms). */
+export interface WebhookCommand {
+  path: string;
+  arrivedAt: number;
+  answeredAt: number;
+  /** null while pending or when the command was refused. */
+  appliedAt: number | null;
+  status: number;
+  /** Whether the client still waited for the answer when the controller answered. */
+  clientConnected: boolean;
 }
 
 export interface WebhookRequest {
@@ -25,6 +46,12 @@ export interface WebhookRequest {
 export interface WebhookServer {
   readonly url: string;
   readonly log: WebhookRequest[];
+  /** Every power command (not the status queries), in order of answer. */
+  readonly commands: WebhookCommand[];
+  /** Resolves once at least `count` commands have been applied. */
+  whenApplied(count: number): Promise<void>;
+  /** Resolves once at least `count` commands have arrived (before they are held or answered). */
+  whenReceived(count: number): Promise<void>;
   power: 'on' | 'off';
   /** The next `count` requests answer `status` with a short text body. */
   failNext(count: number, status: number): void;
@@ -40,7 +67,35 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
   const state = { power: options.initialPower ?? 'off' } as { power: 'on' | 'off' };
   const statusBody = options.statusBody ?? ((p: 'on' | 'off') => JSON.stringify({ power: p }));
 
-  function answer(req: IncomingMessage): { status: number; body: string } {
+  const commands: WebhookCommand[] = [];
+  const appliedWaiters: Array<{ count: number; resolve: () => void }> = [];
+  const receivedWaiters: Array<{ count: number; resolve: () => void }> = [];
+  let received = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const answerDelayMs = options.answerDelayMs ?? 0;
+  const applyDelayMs = options.applyDelayMs ?? 0;
+  const COMMANDS: Record<string, 'on' | 'off'> = { '/power/on': 'on', '/power/off': 'off', '/power/soft': 'off' };
+
+  function delay(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+  }
+
+  function markApplied(record: WebhookCommand): void {
+    record.appliedAt = Date.now();
+    const applied = commands.filter((c) => c.appliedAt !== null).length;
+    for (let i = appliedWaiters.length - 1; i >= 0; i--) {
+      if (applied >= appliedWaiters[i]!.count) appliedWaiters.splice(i, 1)[0]!.resolve();
+    }
+  }
+
+  /** The answer, and for an accepted command the change it makes. */
+  function answer(req: IncomingMessage): { status: number; body: string; apply?: () => void } {
     if (options.authorization !== undefined && req.headers.authorization !== options.authorization) {
       return { status: 401, body: 'unauthorized' };
     }
@@ -50,26 +105,49 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
     }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/power/status' && req.method === 'GET') return { status: 200, body: fixedBody ?? statusBody(state.power) };
-    if (path === '/power/on') state.power = 'on';
-    else if (path === '/power/off' || path === '/power/soft') state.power = 'off';
-    else return { status: 404, body: 'no such endpoint' };
-    return { status: 200, body: 'ok' };
+    const to = COMMANDS[path];
+    if (to === undefined) return { status: 404, body: 'no such endpoint' };
+    return { status: 200, body: 'ok', apply: () => (state.power = to) };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = Date.now();
+    let clientGone = false;
+    res.on('close', () => {
+      if (!res.writableFinished) clientGone = true;
+    });
+    req.resume();
+    await new Promise<void>((resolve) => req.on('end', resolve));
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const isCommand = COMMANDS[path] !== undefined;
+    if (isCommand) {
+      received++;
+      for (let i = receivedWaiters.length - 1; i >= 0; i--) {
+        if (received >= receivedWaiters[i]!.count) receivedWaiters.splice(i, 1)[0]!.resolve();
+      }
+    }
+    if (isCommand && answerDelayMs > 0) await delay(answerDelayMs);
+    const { status, body, apply } = answer(req);
+    log.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, status, at: Date.now() });
+    if (isCommand) {
+      const record: WebhookCommand = { path, arrivedAt, answeredAt: Date.now(), appliedAt: null, status, clientConnected: !clientGone };
+      commands.push(record);
+      if (apply && applyDelayMs > 0) {
+        void delay(applyDelayMs).then(() => {
+          apply();
+          markApplied(record);
+        });
+      } else if (apply) {
+        apply();
+        markApplied(record);
+      }
+    }
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(body);
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
-    req.on('end', () => {
-      const { status, body } = answer(req);
-      log.push({
-        method: req.method ?? 'GET',
-        path: new URL(req.url ?? '/', 'http://x').pathname,
-        authorization: req.headers.authorization,
-        status,
-        at: Date.now(),
-      });
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(body);
-    });
+    void handle(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -77,6 +155,15 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
   return {
     url: `http://127.0.0.1:${port}`,
     log,
+    commands,
+    whenApplied(count) {
+      if (commands.filter((c) => c.appliedAt !== null).length >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => appliedWaiters.push({ count, resolve }));
+    },
+    whenReceived(count) {
+      if (received >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => receivedWaiters.push({ count, resolve }));
+    },
     get power() {
       return state.power;
     },
@@ -90,6 +177,7 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
       fixedBody = body;
     },
     async close() {
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
