@@ -292,7 +292,8 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
         const { system } = await getSystem(params, signal);
         if (readPowerState(system.PowerState) === (step === 'on' ? 'on' : 'off')) return {};
       }
-      if (res.status === 404) resetActions.delete(key);
+      // A target or ResetType the BMC no longer takes: the next command reads them afresh.
+      if (res.status === 404 || res.status === 400) resetActions.delete(key);
       throw errorForStatus(res.status, `redfish POST ${action.target} ResetType=${resetType}`, redfishMessage(res));
     }
   }
