@@ -403,6 +403,17 @@ describe('redfish driver: the Reset target is kept per BMC and system', () => {
     expect(systemGets(bmc)).toBe(2);
   });
 
+  it('a 400 from the kept target drops it: the next command reads the allowed ResetTypes again', async () => {
+    const { bmc, driver, target } = await setup({ transitionMs: 1 });
+    await driver.powerOn(target, signal());
+    bmc.setPower('Off');
+    bmc.setAllowableValues(['ForceOn', 'ForceOff']);
+    expect((await driverFailure(driver.powerOn(target, signal()))).message).toMatch(/ResetType On is not supported/);
+    await driver.powerOn(target, signal());
+    expect(bmc.log.filter((r) => r.method === 'POST').map((r) => (r.body as { ResetType: string }).ResetType)).toEqual(['On', 'On', 'ForceOn']);
+    expect(bmc.power()).toMatch(/On/);
+  });
+
   it('a 404 from a freshly read target is an error, not a loop', async () => {
     const { bmc, driver, target } = await setup({ transitionMs: 1 });
     bmc.redirect('/redfish/v1/Systems/1/Actions/ComputerSystem.Reset', '/redfish/v1/Systems/1/Actions/Gone', 307);

@@ -113,6 +113,8 @@ export interface RedfishServer {
   garbleNext(count: number): void;
   /** Requests for `path` (any method) answer `status` with `Location: location`, before any auth check. */
   redirect(path: string, location: string, status?: 301 | 302 | 303 | 307 | 308): void;
+  /** Changes the allowed ResetTypes (null: no annotation, any standard type taken), as a firmware update may. */
+  setAllowableValues(values: string[] | null): void;
   /** Moves the Reset target to the non-standard path (true) or back, as a firmware update may. */
   setCustomResetTarget(custom: boolean): void;
   /** Forget every session, as a BMC does when sessions time out. */
@@ -140,7 +142,7 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
   const password = options.password ?? 'secret';
   const transitionMs = options.transitionMs ?? 200;
   const systemIds = options.systemIds ?? ['1'];
-  const allowable = options.allowableValues === undefined ? STANDARD_RESET_TYPES : options.allowableValues;
+  let allowable = options.allowableValues === undefined ? STANDARD_RESET_TYPES : options.allowableValues;
   const systems = new Map<string, SystemState>(systemIds.map((id) => [id, { power: options.initialPower ?? 'Off' }]));
   const sessions = new Map<string, string>();
   const log: RequestRecord[] = [];
@@ -508,6 +510,9 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     },
     redirect(path, location, status = 307) {
       redirects.set(path, { location, status });
+    },
+    setAllowableValues(values) {
+      allowable = values;
     },
     setCustomResetTarget(custom) {
       customResetTarget = custom;
