@@ -95,19 +95,23 @@ describeEachBackend('actor host', (t) => {
 
   it('converges after a crash: a new host verifies the BMC first and never repeats a finished step (invariant 6)', async () => {
     const fleet = new SimBmcFleet();
-    const first = await started({ fleet });
+    // "Crash": from this flag on the first host writes nothing more (its commits never land), as a
+    // killed process would; the sim BMC keeps running and finishes the off.
+    let crashed = false;
+    const first = await started({ fleet, commit: (batch: CommitBatch) => (crashed ? new Promise(() => {}) : commitBatch(t.db, batch)) });
     const node = await first.host.createNode({ name: `crash-${Date.now()}`, driver: 'sim', params: { latencyMs: 300 } }, user);
     await until(() => first.host.getNode(node.id)!.power.phase === 'idle', 'idle');
     await first.host.requestPower(node.id, 'off', user);
     await until(() => first.host.getNode(node.id)!.power.phase === 'dispatching', 'off in flight');
-    // "Crash": drop the host without a graceful stop; the sim BMC keeps running and finishes the off.
+    crashed = true;
     hosts.splice(hosts.indexOf(first.host), 1);
     await new Promise((r) => setTimeout(r, 400));
     expect(fleet.power(node.id)).toBe('off');
     const before = fleet.stats();
     const second = await started({ fleet, bootQueries: false });
-    await until(() => second.host.getNode(node.id)!.power.phase === 'idle', 'recovered');
-    hosts.push(first.host); // stopped after the test; it plays no part from here
+    // The off's latest end (its start window, budget and settle time) passes before anything is sent (invariant 10).
+    await until(() => second.host.getNode(node.id)!.power.phase === 'idle', 'recovered', 15_000);
+    void first.host.stop(); // its timers and actors stop; its hung commits never land (it "died")
     const view = second.host.getNode(node.id)!;
     expect(view.power.observed).toBe('off');
     expect(view.power.desired).toBe('off');
