@@ -5,13 +5,23 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIpmiDriver, type IpmiParams } from '../../src/drivers/ipmi.ts';
+import { Value } from '@sinclair/typebox/value';
+import {
+  createIpmiDriver,
+  IPMI_CIPHER_SUITES,
+  IPMI_TIMING,
+  IpmiParamsSchema,
+  ipmitoolArgs,
+  ipmitoolTiming,
+  type IpmiParams,
+} from '../../src/drivers/ipmi.ts';
 import type { DriverTarget } from '../../src/drivers/types.ts';
 import type { SpawnedChild } from '../../src/drivers/child-process.ts';
 import { driverFailure, isAlive } from '../support/driver-errors.ts';
-import { freeUdpPort, startIpmiSim, type IpmiSimFleet } from '../peers/ipmi-sim.ts';
+import { freeUdpPort, ipmiPeersOrSkip, startIpmiSim, type IpmiSimFleet } from '../peers/ipmi-sim.ts';
 
 const run = promisify(execFile);
+const peers = ipmiPeersOrSkip('ipmi driver against ipmi_sim');
 
 let sim: IpmiSimFleet;
 const spawned: SpawnedChild[] = [];
@@ -27,6 +37,7 @@ function targetFor(i: number, overrides: Partial<IpmiParams> = {}): DriverTarget
 const never = (): AbortSignal => new AbortController().signal;
 
 beforeAll(async () => {
+  if (!peers) return;
   sim = await startIpmiSim(3);
 });
 
@@ -34,7 +45,52 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-describe('ipmi driver against ipmi_sim', () => {
+/** The value of an option in an argv, e.g. optionOf(args, '-N'). */
+const optionOf = (args: readonly string[], flag: string): string | undefined => args[args.indexOf(flag) + 1];
+
+describe('ipmitool arguments from the node timing', () => {
+  const base: IpmiParams = { host: '10.0.0.5', user: 'u', password: 'p' };
+
+  it('by default waits 6 s per request, never resends a power command, and gives a run the command budget', () => {
+    for (const verb of ['on', 'off', 'soft'] as const) {
+      const args = ipmitoolArgs(base, verb);
+      expect(optionOf(args, '-N')).toBe('6');
+      expect(optionOf(args, '-R')).toBe('1');
+      expect(args.slice(-3)).toEqual(['chassis', 'power', verb]);
+    }
+    // A status query may resend one lost request: 10 requests × 6 s + 6 s + 7 s fits 90 s.
+    expect(optionOf(ipmitoolArgs(base, 'status'), '-R')).toBe('2');
+    expect(ipmitoolTiming(IPMI_TIMING, 'on')).toEqual({ packetTimeoutSec: 6, tries: 1, commandTimeoutMs: 90_000 });
+    expect(ipmitoolArgs(base, 'status')).not.toContain('p');
+  });
+
+  it('follows a per-node override in params.timing', () => {
+    const params: IpmiParams = { ...base, cipher: 17, timing: { requestTimeoutMs: 2_500, commandBudgetMs: 20_000 } };
+    const on = ipmitoolArgs(params, 'on');
+    expect(optionOf(on, '-N')).toBe('3'); // ceil(2.5 s)
+    expect(optionOf(on, '-R')).toBe('1');
+    expect(optionOf(on, '-C')).toBe('17');
+    // 10 × 3 s + 3 s + 4 s = 37 s does not fit 20 s: no resend for status either.
+    expect(optionOf(ipmitoolArgs(params, 'status'), '-R')).toBe('1');
+    expect(ipmitoolTiming(driver.capabilities(params).timing, 'status')).toEqual({ packetTimeoutSec: 3, tries: 1, commandTimeoutMs: 20_000 });
+    expect(driver.capabilities(params).timing).toMatchObject({ requestTimeoutMs: 2_500, commandBudgetMs: 20_000, settleMs: IPMI_TIMING.settleMs });
+    const wide = ipmitoolArgs({ ...base, timing: { requestTimeoutMs: 1_000, commandBudgetMs: 60_000 } }, 'status');
+    expect([optionOf(wide, '-N'), optionOf(wide, '-R')]).toEqual(['1', '2']);
+  });
+
+  it('accepts only the cipher suites ipmitool lanplus implements', async () => {
+    expect([...IPMI_CIPHER_SUITES]).toEqual([0, 1, 2, 3, 6, 7, 8, 15, 16, 17]);
+    for (const cipher of IPMI_CIPHER_SUITES) expect(Value.Check(IpmiParamsSchema, { ...base, cipher })).toBe(true);
+    for (const cipher of [4, 5, 9, 10, 11, 12, 13, 14, 18, -1]) {
+      expect(Value.Check(IpmiParamsSchema, { ...base, cipher })).toBe(false);
+      const err = await driverFailure(driver.query({ nodeId: 'n', bmc: 'b', params: { ...base, cipher } as unknown as IpmiParams }, never()));
+      expect(err.kind).toBe('config');
+      expect(err.message).toContain(`invalid ipmi params at /cipher: ${cipher} is not a cipher suite ipmitool supports (use 0-3, 6-8 or 15-17`);
+    }
+  });
+});
+
+describe.skipIf(!peers)('ipmi driver against ipmi_sim', () => {
   it('describes itself', () => {
     const params: IpmiParams = { host: '10.0.0.5', user: 'u', password: 'p' };
     expect(driver.name).toBe('ipmi');
@@ -102,29 +158,60 @@ describe('ipmi driver against ipmi_sim', () => {
     expect(await driver.query(t, never())).toBe('off');
   });
 
-  it('rejects a wrong password as auth, not retryable, quickly', async () => {
-    const started = performance.now();
-    const err = await driverFailure(driver.query(targetFor(1, { password: 'wrong-password' }), never()));
-    expect(err.kind).toBe('auth');
-    expect(err.retryable).toBe(false);
-    expect(err.message).not.toContain('wrong-password');
-    expect(performance.now() - started).toBeLessThan(5_000);
+  it('rejects a wrong password and an unknown user fast, as auth, with the same message', async () => {
+    const setsBefore = (await sim.readLog(1)).filter((e) => e.op === 'set').length;
+    const refused = "the BMC refused the user name or password (IPMI RAKP authentication failed); check both in the node's params";
+    for (const overrides of [{ password: 'wrong-password' }, { user: 'nobody' }]) {
+      const started = performance.now();
+      const err = await driverFailure(driver.powerOn(targetFor(1, overrides), never()));
+      // Fast even with the default 6 s request timeout: the BMC answers, nothing is resent.
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(err.kind).toBe('auth');
+      expect(err.retryable).toBe(false);
+      expect(err.mayStillRun).toBe(false);
+      expect(err.message).toBe(`ipmitool chassis power on on ${targetFor(1).bmc}: ${refused}`);
+      expect(err.message).not.toContain('wrong-password');
+    }
+    expect(await sim.readPower(1)).toBe('off');
+    expect((await sim.readLog(1)).filter((e) => e.op === 'set')).toHaveLength(setsBefore);
   });
 
-  it('rejects an unknown user as auth', async () => {
-    const err = await driverFailure(driver.powerOn(targetFor(1, { user: 'nobody' }), never()));
-    expect(err.kind).toBe('auth');
+  it('reports a cipher suite the BMC refuses as config, naming the suite and what to do', async () => {
+    // ipmi_sim has no SHA-256 suites: it answers Open Session with "invalid authentication algorithm".
+    const started = performance.now();
+    const err = await driverFailure(driver.powerOn(targetFor(1, { cipher: 17 }), never()));
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(err.kind).toBe('config');
+    expect(err.retryable).toBe(false);
+    expect(err.mayStillRun).toBe(false);
+    expect(err.message).toContain('the BMC refused cipher suite 17 ("Error in open session response message : invalid authentication algorithm")');
+    expect(err.message).toContain('set params.cipher to a suite the BMC offers');
     expect(await sim.readPower(1)).toBe('off');
   });
 
-  it('fails a dead BMC within a few seconds, retryably', async () => {
+  it('fails a dead BMC retryably, in two request timeouts, knowing no command reached it', async () => {
     const deadPort = await freeUdpPort();
     const started = performance.now();
-    const err = await driverFailure(driver.query(targetFor(1, { port: deadPort }), never()));
+    // Get Channel Auth Capabilities goes unanswered twice (ipmitool asks again in IPMI 1.5 form).
+    const err = await driverFailure(driver.powerOn(targetFor(1, { port: deadPort, timing: { requestTimeoutMs: 1_000 } }), never()));
     const elapsed = performance.now() - started;
-    expect(['timeout', 'unreachable']).toContain(err.kind);
+    expect(err.kind).toBe('timeout');
     expect(err.retryable).toBe(true);
-    expect(elapsed).toBeLessThan(10_000);
+    expect(err.mayStillRun).toBe(false);
+    expect(elapsed).toBeGreaterThan(1_900);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('kills ipmitool at the node command budget', async () => {
+    const deadPort = await freeUdpPort();
+    const started = performance.now();
+    const err = await driverFailure(
+      driver.powerOn(targetFor(1, { port: deadPort, timing: { requestTimeoutMs: 1_000, commandBudgetMs: 1_200 } }), never()),
+    );
+    expect(err.kind).toBe('timeout');
+    expect(err.mayStillRun).toBe(true);
+    expect(err.message).toContain('within 1200 ms');
+    expect(performance.now() - started).toBeLessThan(2_500);
   });
 
   it('reports an injected BMC failure as a retryable error, then works again', async () => {

@@ -57,8 +57,20 @@ export interface SlowUdpProxyOptions {
    * (ping, auth capabilities, open session, RAKP) passes at once. Default false: hold everything.
    */
   readonly onlyInSession?: boolean;
+  /**
+   * Which client packets to hold (overrides onlyInSession). `inSessionIndex` counts the client's
+   * earlier in-session requests: with ipmitool 1.8.19, index 5 is the chassis command.
+   */
+  readonly shouldHold?: (packet: HoldCandidate) => boolean;
   /** Source of randomness in [0, 1); default Math.random. */
   readonly random?: () => number;
+}
+
+export interface HoldCandidate {
+  readonly kind: PacketKind;
+  readonly sessionId: number;
+  readonly inSession: boolean;
+  readonly inSessionIndex: number;
 }
 
 export interface SlowUdpProxy {
@@ -182,7 +194,11 @@ export async function startSlowUdpProxy(options: SlowUdpProxyOptions): Promise<S
     if (stopped) return;
     const key = `${client.address}:${client.port}`;
     const { kind, sessionId } = classifyRmcp(msg);
-    const hold = !options.onlyInSession || (kind === 'ipmi' && sessionId !== 0);
+    const inSession = kind === 'ipmi' && sessionId !== 0;
+    const inSessionIndex = log.filter((p) => p.direction === 'request' && p.client === key && p.inSession).length;
+    const hold = options.shouldHold
+      ? options.shouldHold({ kind, sessionId, inSession, inSessionIndex })
+      : !options.onlyInSession || inSession;
     const delayMs = hold ? Math.round(minDelay + random() * (maxDelay - minDelay)) : 0;
     const packet = record('request', key, msg, delayMs);
     const upstream = upstreamFor(client);
