@@ -13,7 +13,7 @@ let t: HttpStack;
 beforeAll(async () => {
   const manual = createManualDriver();
   t = await startHttpStack({
-    drivers: { manual: { ...manual, capabilities: (params) => ({ ...manual.capabilities(params), defaultTimeoutMs: DEADLINE_MS }) } },
+    drivers: { manual: { ...manual, capabilities: (params) => ({ ...manual.capabilities(params), timing: { ...manual.capabilities(params).timing, stepTimeoutMs: DEADLINE_MS } }) } },
   });
 });
 afterAll(async () => {
