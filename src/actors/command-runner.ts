@@ -229,6 +229,7 @@ export class CommandRunner {
   private sleepUntil(instant: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new Error('aborted'));
+      if (instant <= this.deps.clock()) return resolve();
       const cancel = this.deps.later(instant - this.deps.clock(), () => {
         signal.removeEventListener('abort', onAbort);
         resolve();
