@@ -21,6 +21,7 @@ import { insertEvents, type EventRecord, type NewEvent } from '../db/repositorie
 import { deleteNode, insertNode, updateNode, type NodeRecord } from '../db/repositories/nodes.ts';
 import { getOp, type OpRecord, type OpWrite } from '../db/repositories/ops.ts';
 import type { Database } from '../db/schema.ts';
+import { timingProblem } from '../drivers/timing.ts';
 import type { DriverName, PowerDriver } from '../drivers/types.ts';
 import { AppError } from '../errors.ts';
 import { commandFor, needsRecovery, powerPhase, timersFor } from '../machines/derive.ts';
@@ -205,7 +206,9 @@ export function createHost(deps: HostDeps): TestableHost {
 
   function validateParams(driver: PowerDriver, params: Record<string, unknown>): void {
     if (!Value.Check(driver.paramsSchema, params)) {
-      const problems = [...Value.Errors(driver.paramsSchema, params)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
+      const problems = [...Value.Errors(driver.paramsSchema, params)]
+        .slice(0, 5)
+        .map((e) => `${e.path || '/'}: ${e.message}${typeof e.schema.description === 'string' ? ` (${e.schema.description})` : ''}`);
       throw new AppError('invalid_params', `params for the ${driver.name} driver are not valid: ${problems.join('; ')}`, { problems });
     }
     try {
@@ -213,6 +216,8 @@ export function createHost(deps: HostDeps): TestableHost {
     } catch (err) {
       throw new AppError('invalid_params', err instanceof Error ? err.message : String(err));
     }
+    const timing = timingProblem(driver.capabilities(params as never).timing);
+    if (timing) throw new AppError('invalid_params', `params for the ${driver.name} driver are not valid: ${timing}`);
   }
 
   /* ---------------- lookup ---------------- */

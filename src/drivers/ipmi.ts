@@ -264,6 +264,7 @@ export function createIpmiDriver(deps: IpmiDriverDeps = {}): PowerDriver<IpmiPar
       signal,
       timeoutMs: commandTimeoutMs,
       onSpawn: deps.onSpawn,
+      ...(target.notAfter !== undefined ? { notAfter: target.notAfter } : {}),
     });
     if (result.exitCode !== 0) {
       const lines = meaningfulLines(result);

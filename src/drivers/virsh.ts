@@ -116,7 +116,6 @@ function checkParams(params: unknown): VirshParams {
 
 export function createVirshDriver(deps: VirshDriverDeps = {}): PowerDriver<VirshParams> {
   const virsh = deps.virshPath ?? 'virsh';
-  const commandTimeoutMs = deps.commandTimeoutMs ?? 20_000;
 
   async function runVirsh(target: DriverTarget<VirshParams>, verb: VirshVerb, signal: AbortSignal): Promise<RunResult> {
     const p = checkParams(target.params);
@@ -125,8 +124,9 @@ export function createVirshDriver(deps: VirshDriverDeps = {}): PowerDriver<Virsh
       args: ['-q', '-c', p.uri, verb, '--domain', p.domain],
       env: { ...deps.childEnv },
       signal,
-      timeoutMs: commandTimeoutMs,
+      timeoutMs: deps.commandTimeoutMs ?? resolveTiming(VIRSH_TIMING, p.timing).commandBudgetMs,
       onSpawn: deps.onSpawn,
+      ...(target.notAfter !== undefined ? { notAfter: target.notAfter } : {}),
     });
   }
 
