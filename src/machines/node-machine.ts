@@ -224,8 +224,8 @@ const machineSetup = setup({
     }),
     stampCommand: tx((draft, _context, event) => stampCommand(draft, event.at)),
     commandStarted: tx<{ restartsDeadline: boolean }>((draft, _context, event, params) => commandStarted(draft, event.at, params.restartsDeadline)),
-    abandonCommand: tx((draft, _context, event) => {
-      if (event.type === 'COMMAND_ABANDONED') abandonCommand(draft, event.at, event.error);
+    abandonCommand: tx<{ query: boolean }>((draft, _context, event, params) => {
+      if (event.type === 'COMMAND_ABANDONED') abandonCommand(draft, event.at, event.error, params.query);
     }),
     /** A reading arrived (a query's, or a person's for manual nodes): a read fault ends, a recovery reports. */
     readingSeen: tx((draft, _context, event) => {
@@ -385,7 +385,7 @@ export const nodeMachine = machineSetup.createMachine({
           entry: 'stampCommand',
           on: {
             COMMAND_STARTED: [{ guard: 'stale' }, { actions: { type: 'commandStarted', params: { restartsDeadline: true } } }],
-            COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: 'abandonCommand' }],
+            COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: { type: 'abandonCommand', params: { query: false } } }],
             STEP_ACK: [
               { guard: 'stale' },
               { guard: 'reachesTarget', actions: 'recordReading', target: 'stepDone' },
@@ -405,7 +405,7 @@ export const nodeMachine = machineSetup.createMachine({
               entry: 'stampCommand',
               on: {
                 COMMAND_STARTED: [{ guard: 'stale' }, { actions: { type: 'commandStarted', params: { restartsDeadline: false } } }],
-                COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: 'abandonCommand' }],
+                COMMAND_ABANDONED: [{ guard: 'stale' }, { actions: { type: 'abandonCommand', params: { query: true } } }],
                 QUERY_DONE: [
                   { guard: 'stale' },
                   { guard: 'stepIsQuery', actions: ['readingSeen', 'completeQuery'], target: '#node.power.idle' },

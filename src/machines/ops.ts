@@ -282,11 +282,11 @@ export function commandStarted(tx: Tx, at: number, restartsDeadline: boolean): v
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)} s`;
 
 /** The client gave up; the BMC may still carry the command out until its latest end. */
-export function abandonCommand(tx: Tx, at: number, error: string): void {
+export function abandonCommand(tx: Tx, at: number, error: string, isQuery: boolean): void {
   const op = tx.ctx.inFlight;
   if (!op) return;
   withInFlight(tx, { abandonedUntil: op.latestEnd });
-  const what = op.lastCheck || tx.ctx.inFlight?.step === 'query' ? 'query' : `${op.step.replace('_', ' ')} command`;
+  const what = isQuery ? 'query' : `${op.step.replace('_', ' ')} command`;
   tx.emit({
     type: 'note',
     at,
