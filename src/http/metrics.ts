@@ -18,17 +18,20 @@ export interface Metrics {
   /** For the host: transitions per group commit, and how long a commit took. */
   readonly commitBatchSize: Histogram;
   readonly commitSeconds: Histogram;
-  /** For the host: driver command latency by driver, command and outcome. */
+  /** For the host: how long a driver command took from its send (not its wait for a slot), by driver, command and outcome. */
   readonly driverSeconds: Histogram<'driver' | 'command' | 'outcome'>;
+  /** For the host: how long a command waited for its BMC's slot and the global cap before it was sent. */
+  readonly slotWaitSeconds: Histogram<'driver' | 'command'>;
   /** Where the in-flight and pending gauges read the fleet at scrape time. */
   setNodeSource(source: () => readonly NodeView[]): void;
-  /** Callbacks in the shape of the host's `hooks` dep: commit batches and driver commands. */
+  /** Callbacks in the shape of the host's `hooks` dep: commit batches, driver commands and slot waits. */
   hostHooks(): MetricsHostHooks;
 }
 
 export interface MetricsHostHooks {
   onCommit(size: number, ms: number, ok: boolean): void;
   onCommand(driver: string, kind: 'step' | 'query', ms: number, outcome: 'ok' | 'error' | 'aborted'): void;
+  onSlotWait(driver: string, kind: 'step' | 'query', ms: number): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -70,9 +73,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   const driverSeconds = new Histogram({
     name: 'switchboard_driver_command_duration_seconds',
-    help: 'Driver command latency by driver, command and outcome',
+    help:
+      'Driver command duration, from its send to its answer (or to its client giving up), by driver, command and outcome; ' +
+      'the wait for a BMC slot and the global cap before the send is switchboard_driver_slot_wait_seconds',
     labelNames: ['driver', 'command', 'outcome'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const slotWaitSeconds = new Histogram({
+    name: 'switchboard_driver_slot_wait_seconds',
+    help: 'Time a driver command waited for its BMC slot (per-BMC limit, minimum interval) and the global concurrency cap before it was sent, by driver and command',
+    labelNames: ['driver', 'command'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   });
   new Gauge({
@@ -118,6 +130,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     commitBatchSize,
     commitSeconds,
     driverSeconds,
+    slotWaitSeconds,
     setNodeSource(source) {
       nodes = source;
     },
@@ -130,6 +143,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         },
         onCommand(driver, kind, ms, outcome) {
           driverSeconds.observe({ driver, command: kind, outcome }, ms / 1000);
+        },
+        onSlotWait(driver, kind, ms) {
+          slotWaitSeconds.observe({ driver, command: kind }, ms / 1000);
         },
       };
     },
