@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { LateCommands } from './late-commands.ts';
 
 const run = promisify(execFile);
 
@@ -147,10 +148,8 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
   const sessions = new Map<string, string>();
   const log: RequestRecord[] = [];
   const resets: ResetRecord[] = [];
-  const appliedWaiters: Array<{ count: number; resolve: () => void }> = [];
-  const receivedWaiters: Array<{ count: number; resolve: () => void }> = [];
-  let resetsReceived = 0;
-  const pendingAnswers = new Set<NodeJS.Timeout>();
+  const now = (): number => performance.timeOrigin + performance.now();
+  const late = new LateCommands(now);
   const answerDelayMs = options.late?.answerDelayMs ?? 0;
   const applyDelayMs = options.late?.applyDelayMs ?? 0;
   let responseDelayMs = options.responseDelayMs ?? 0;
@@ -160,7 +159,6 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
   let failures = { count: 0, status: 503 };
   let garbled = 0;
 
-  const now = (): number => performance.timeOrigin + performance.now();
 
   const redirects = new Map<string, { location: string; status: number }>();
   let customResetTarget = options.customResetTarget ?? false;
@@ -244,28 +242,6 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     headers?: Record<string, string>;
     /** An accepted Reset: carries out the power change when called. */
     apply?: () => void;
-  }
-
-  function delay(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        pendingAnswers.delete(timer);
-        resolve();
-      }, ms);
-      pendingAnswers.add(timer);
-    });
-  }
-
-  function markApplied(record: ResetRecord): void {
-    record.appliedAt = now();
-    const applied = resets.filter((r) => r.appliedAt !== null).length;
-    for (let i = appliedWaiters.length - 1; i >= 0; i--) {
-      const waiter = appliedWaiters[i]!;
-      if (applied >= waiter.count) {
-        appliedWaiters.splice(i, 1);
-        waiter.resolve();
-      }
-    }
   }
 
   function error(status: number, message: string): Answer {
@@ -388,16 +364,11 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     });
     const body = await readBody(req);
     const auth = authOf(req);
-    if (responseDelayMs > 0) await delay(responseDelayMs);
+    if (responseDelayMs > 0) await late.delay(responseDelayMs);
     const resetSystem = resetSystemOf(method, path);
-    if (resetSystem !== undefined) {
-      resetsReceived++;
-      for (let i = receivedWaiters.length - 1; i >= 0; i--) {
-        if (resetsReceived >= receivedWaiters[i]!.count) receivedWaiters.splice(i, 1)[0]!.resolve();
-      }
-    }
+    if (resetSystem !== undefined) late.receive();
     // A late BMC holds the Reset, then carries it out whether or not its client still waits.
-    if (resetSystem !== undefined && answerDelayMs > 0) await delay(answerDelayMs);
+    if (resetSystem !== undefined && answerDelayMs > 0) await late.delay(answerDelayMs);
     const answer = route(method, path, auth, body);
     if (resetSystem !== undefined) {
       const record: ResetRecord = {
@@ -411,16 +382,7 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
         clientGoneAt,
       };
       resets.push(record);
-      const { apply } = answer;
-      if (apply && applyDelayMs > 0) {
-        void delay(applyDelayMs).then(() => {
-          apply();
-          markApplied(record);
-        });
-      } else if (apply) {
-        apply();
-        markApplied(record);
-      }
+      if (answer.apply) late.apply(record, answer.apply, applyDelayMs);
     }
     const headers: Record<string, string> = { 'odata-version': '4.0' };
     if (answer.body !== undefined) headers['content-type'] = 'application/json';
@@ -469,14 +431,8 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
     url: `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`,
     log,
     resets,
-    whenApplied(count) {
-      if (resets.filter((r) => r.appliedAt !== null).length >= count) return Promise.resolve();
-      return new Promise<void>((resolve) => appliedWaiters.push({ count, resolve }));
-    },
-    whenReceived(count) {
-      if (resetsReceived >= count) return Promise.resolve();
-      return new Promise<void>((resolve) => receivedWaiters.push({ count, resolve }));
-    },
+    whenApplied: (count) => late.whenApplied(count),
+    whenReceived: (count) => late.whenReceived(count),
     resetOverlaps() {
       // An accepted Reset not applied yet is still being carried out.
       const busyUntil = (r: ResetRecord): number =>
@@ -524,7 +480,7 @@ export async function startRedfishServer(options: RedfishServerOptions = {}): Pr
       responseDelayMs = ms;
     },
     async close() {
-      for (const timer of pendingAnswers) clearTimeout(timer);
+      late.cancel();
       for (const state of systems.values()) clearTimeout(state.timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LateCommands } from './late-commands.ts';
 
 export interface WebhookServerOptions {
   /** Required `Authorization` header value, e.g. "Bearer t0k" or "Basic ...". None when absent. */
@@ -68,31 +69,10 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
   const statusBody = options.statusBody ?? ((p: 'on' | 'off') => JSON.stringify({ power: p }));
 
   const commands: WebhookCommand[] = [];
-  const appliedWaiters: Array<{ count: number; resolve: () => void }> = [];
-  const receivedWaiters: Array<{ count: number; resolve: () => void }> = [];
-  let received = 0;
-  const timers = new Set<NodeJS.Timeout>();
+  const late = new LateCommands(Date.now);
   const answerDelayMs = options.answerDelayMs ?? 0;
   const applyDelayMs = options.applyDelayMs ?? 0;
   const COMMANDS: Record<string, 'on' | 'off'> = { '/power/on': 'on', '/power/off': 'off', '/power/soft': 'off' };
-
-  function delay(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-  }
-
-  function markApplied(record: WebhookCommand): void {
-    record.appliedAt = Date.now();
-    const applied = commands.filter((c) => c.appliedAt !== null).length;
-    for (let i = appliedWaiters.length - 1; i >= 0; i--) {
-      if (applied >= appliedWaiters[i]!.count) appliedWaiters.splice(i, 1)[0]!.resolve();
-    }
-  }
 
   /** The answer, and for an accepted command the change it makes. */
   function answer(req: IncomingMessage): { status: number; body: string; apply?: () => void } {
@@ -120,27 +100,14 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
     await new Promise<void>((resolve) => req.on('end', resolve));
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const isCommand = COMMANDS[path] !== undefined;
-    if (isCommand) {
-      received++;
-      for (let i = receivedWaiters.length - 1; i >= 0; i--) {
-        if (received >= receivedWaiters[i]!.count) receivedWaiters.splice(i, 1)[0]!.resolve();
-      }
-    }
-    if (isCommand && answerDelayMs > 0) await delay(answerDelayMs);
+    if (isCommand) late.receive();
+    if (isCommand && answerDelayMs > 0) await late.delay(answerDelayMs);
     const { status, body, apply } = answer(req);
     log.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, status, at: Date.now() });
     if (isCommand) {
       const record: WebhookCommand = { path, arrivedAt, answeredAt: Date.now(), appliedAt: null, status, clientConnected: !clientGone };
       commands.push(record);
-      if (apply && applyDelayMs > 0) {
-        void delay(applyDelayMs).then(() => {
-          apply();
-          markApplied(record);
-        });
-      } else if (apply) {
-        apply();
-        markApplied(record);
-      }
+      if (apply) late.apply(record, apply, applyDelayMs);
     }
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.end(body);
@@ -156,14 +123,8 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
     url: `http://127.0.0.1:${port}`,
     log,
     commands,
-    whenApplied(count) {
-      if (commands.filter((c) => c.appliedAt !== null).length >= count) return Promise.resolve();
-      return new Promise<void>((resolve) => appliedWaiters.push({ count, resolve }));
-    },
-    whenReceived(count) {
-      if (received >= count) return Promise.resolve();
-      return new Promise<void>((resolve) => receivedWaiters.push({ count, resolve }));
-    },
+    whenApplied: (count) => late.whenApplied(count),
+    whenReceived: (count) => late.whenReceived(count),
     get power() {
       return state.power;
     },
@@ -177,7 +138,7 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
       fixedBody = body;
     },
     async close() {
-      for (const timer of timers) clearTimeout(timer);
+      late.cancel();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
