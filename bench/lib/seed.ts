@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/index.ts';
 import { upsertSnapshots } from '../../src/db/index.ts';
 import { createSimDriver, SimBmcFleet, type SimParams } from '../../src/drivers/sim/index.ts';
+import { nodeSettings } from '../../src/actors/node-settings.ts';
 import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../../src/machines/node-machine.ts';
 import type { NodeSettings, Status } from '../../src/machines/types.ts';
 import { storedSnapshotOf } from '../../src/actors/stored-snapshot.ts';
@@ -19,8 +20,7 @@ export type SeedStatus = Extract<Status, 'new' | 'broken'>;
 
 /** The settings the host derives for a sim node with these params (see settingsFor in the host). */
 export function simSettings(params: SimParams): NodeSettings {
-  const caps = createSimDriver({ fleet: new SimBmcFleet() }).capabilities(params);
-  return { ...DEFAULT_SETTINGS, queryable: caps.queryable, maxAttempts: caps.timing.attempts, stepTimeoutMs: caps.timing.stepTimeoutMs };
+  return nodeSettings(DEFAULT_SETTINGS, createSimDriver({ fleet: new SimBmcFleet() }).capabilities(params));
 }
 
 /** A stored snapshot (as the host writes it) of an idle node in the given status, made by the real machine. */

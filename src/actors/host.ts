@@ -26,12 +26,13 @@ import type { DriverName, PowerDriver } from '../drivers/types.ts';
 import { AppError } from '../errors.ts';
 import { commandFor, needsRecovery, powerPhase, timersFor } from '../machines/derive.ts';
 import { SNAPSHOT_MIGRATIONS } from '../machines/migrations.ts';
-import { DEFAULT_SETTINGS, MACHINE_VERSION, nodeMachine } from '../machines/node-machine.ts';
+import { MACHINE_VERSION, nodeMachine } from '../machines/node-machine.ts';
 import { STATUSES, type LifecycleEventType, type NodeEmitted, type NodeEvent, type NodeSettings, type PowerAction, type Reading } from '../machines/types.ts';
 import { decryptParams, encryptParams, type SecretKey } from '../secrets.ts';
 import { CommandRunner, type CommandHooks } from './command-runner.ts';
 import { chooseCommitter, GroupCommitter } from './group-commit.ts';
 import { HealSchedule } from './heal-schedule.ts';
+import { nodeSettings } from './node-settings.ts';
 import { BmcLimiter } from './limits.ts';
 import { startActor, type NodeRuntime } from './node-runtime.ts';
 import { attachSettings, storedSnapshotOf } from './stored-snapshot.ts';
@@ -178,31 +179,8 @@ export function createHost(deps: HostDeps): TestableHost {
     return (deps.drivers[name as DriverName] as PowerDriver | undefined) ?? null;
   }
 
-  /**
-   * A node's settings: its row's policies and its driver's capabilities. Nodes with the same ones
-   * share one frozen object (the chart replaces settings, never edits them), so a fleet of 100,000
-   * holds a handful instead of one each.
-   */
-  const sharedSettings = new Map<string, NodeSettings>();
-  function settingsFor(record: NodeRecord, driver: PowerDriver, params: Record<string, unknown>): NodeSettings {
-    const caps = driver.capabilities(params);
-    const t = caps.timing;
-    const key = `${record.driftPolicy}|${record.softOffEscalate}|${caps.queryable}|${t.attempts}|${t.stepTimeoutMs}|${t.commandBudgetMs}|${t.settleMs}`;
-    const known = sharedSettings.get(key);
-    if (known) return known;
-    const settings: NodeSettings = Object.freeze({
-      ...DEFAULT_SETTINGS,
-      driftPolicy: record.driftPolicy,
-      softOffEscalate: record.softOffEscalate,
-      queryable: caps.queryable,
-      maxAttempts: t.attempts,
-      stepTimeoutMs: t.stepTimeoutMs,
-      commandBudgetMs: t.commandBudgetMs,
-      settleMs: t.settleMs,
-    });
-    if (sharedSettings.size < 1_000) sharedSettings.set(key, settings);
-    return settings;
-  }
+  const settingsFor = (record: NodeRecord, driver: PowerDriver, params: Record<string, unknown>): NodeSettings =>
+    nodeSettings(record, driver.capabilities(params));
 
   function validateParams(driver: PowerDriver, params: Record<string, unknown>): void {
     if (!Value.Check(driver.paramsSchema, params)) {
