@@ -47,6 +47,9 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const waiting = host.getNode(a.id)!.power.command!;
     const latestEnd = Date.parse(waiting.until!);
     expect(latestEnd).toBeGreaterThan(Date.now());
+    // The latest end covers the whole budget and settle time from the command's send.
+    const sent = fleet.history(a.id).find((r) => r.kind === 'off')!;
+    expect(latestEnd).toBeGreaterThanOrEqual(wall(sent.start) + timing.commandBudgetMs + timing.settleMs - TOLERANCE_MS);
     fleet.setFault(a.id, {});
 
     // Same BMC: queued behind the wait; other BMC: served at once.
@@ -75,7 +78,7 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const stamp = Date.now();
     const slow = await host.createNode({ name: `slow-${stamp}`, driver: 'sim', params: { latencyMs: 1_600, timeoutMs: 10_000 } }, user);
     const quick = await host.createNode(
-      { name: `quick-${stamp}`, driver: 'sim', params: { latencyMs: 20, timing: { commandBudgetMs: 200, requestTimeoutMs: 200, settleMs: 0, stepTimeoutMs: 300 } } },
+      { name: `quick-${stamp}`, driver: 'sim', params: { latencyMs: 20, initialPower: 'on', timing: { commandBudgetMs: 200, requestTimeoutMs: 200, settleMs: 0, stepTimeoutMs: 300 } } },
       user,
     );
     await until(() => [slow, quick].every((n) => host.getNode(n.id)!.power.phase === 'idle'), 'the first queries end', 10_000);
@@ -110,6 +113,8 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const latestEnd = stored.context.inFlight.latestEnd;
     const restartedAt = Date.now();
     expect(latestEnd).toBeGreaterThan(restartedAt);
+    const sent = fleet.history(a.id).find((r) => r.kind === 'off')!;
+    expect(latestEnd).toBeGreaterThanOrEqual(wall(sent.start) + timing.commandBudgetMs + timing.settleMs - TOLERANCE_MS);
 
     const second = await started({ fleet });
     await until(() => second.host.getNode(a.id)!.power.command?.state === 'waiting_out', 'the restored node waits out the old command', 2_000).catch(() => {});
