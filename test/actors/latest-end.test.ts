@@ -78,7 +78,7 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const stamp = Date.now();
     const slow = await host.createNode({ name: `slow-${stamp}`, driver: 'sim', params: { latencyMs: 1_600, timeoutMs: 10_000 } }, user);
     const quick = await host.createNode(
-      { name: `quick-${stamp}`, driver: 'sim', params: { latencyMs: 20, initialPower: 'on', timing: { commandBudgetMs: 200, requestTimeoutMs: 200, settleMs: 0, stepTimeoutMs: 300 } } },
+      { name: `quick-${stamp}`, driver: 'sim', params: { latencyMs: 120, initialPower: 'on', timing: { commandBudgetMs: 200, requestTimeoutMs: 200, settleMs: 0, stepTimeoutMs: 300 } } },
       user,
     );
     await until(() => [slow, quick].every((n) => host.getNode(n.id)!.power.phase === 'idle'), 'the first queries end', 10_000);
@@ -87,6 +87,11 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const asked = Date.now();
     await host.requestPower(quick.id, 'off', user);
     await until(() => host.getNode(quick.id)!.power.command?.state === 'queued_for_global_cap', 'the quick off waits for the global cap');
+    // Once sent, its committed latest end counts from the send, not from when it was asked for.
+    await until(() => host.getNode(quick.id)!.power.command?.state === 'sent', 'the quick off is sent', 10_000);
+    const committed = (await getSnapshot(t.db, quick.id))!.snapshot as { context: { inFlight: { latestEnd: number } } };
+    const sent = fleet.history(quick.id).find((r) => r.kind === 'off')!;
+    expect(committed.context.inFlight.latestEnd).toBeGreaterThanOrEqual(wall(sent.start) + 200 - TOLERANCE_MS);
     await until(() => host.getNode(quick.id)!.power.phase === 'idle', 'the quick off is done', 10_000);
     // It waited longer than its whole committed window (start grace + budget + step timeout) …
     expect(Date.now() - asked).toBeGreaterThan(1_300);
