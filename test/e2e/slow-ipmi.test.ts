@@ -138,6 +138,11 @@ describe.skipIf(!peers)('a host with a slow IPMI BMC (3–5 s per request) besid
     const slowRunOverlaps = runOverlaps(runs);
     const repeats = Object.entries(commandCounts(slowLog.filter((e) => e.op === 'set'))).filter(([, n]) => n > 1);
 
+    // Commands the spawn helper refused because their start window had closed (never sent; see the report).
+    const events = await database.db.selectFrom('node_events').select(['node_id', 'kind', 'detail']).where('node_id', 'in', [slow.id, fast.id]).orderBy('id').execute();
+    const notStarted = events.filter((e) => /was not started/.test(JSON.stringify(e.detail)));
+    const notStartedSummary = (id: string) => notStarted.filter((e) => e.node_id === id).map((e) => e.kind).join(', ') || 'none';
+
     console.log(
       [
         'slow-ipmi e2e (default ipmi timing; slow BMC: in-session requests held 3-5 s, session set-up not held):',
@@ -148,6 +153,7 @@ describe.skipIf(!peers)('a host with a slow IPMI BMC (3–5 s per request) besid
         `  slow BMC ipmitool runs: ${runs.length}, requests per run [${runs.map((r) => r.requests).join(', ')}], ` +
           `run durations [${runs.map((r) => secs(r.lastMs - r.firstMs)).join(', ')}], overlapping runs ${slowRunOverlaps.length}`,
         `  fast BMC chassis log: ${fastLog.length} commands, overlaps ${chassisOverlaps(fastLog).length}`,
+        `  commands refused by the spawn helper as past their start window: slow node [${notStartedSummary(slow.id)}], fast node [${notStartedSummary(fast.id)}]`,
       ].join('\n'),
     );
 
