@@ -46,7 +46,10 @@ export interface HttpClient {
 }
 
 export interface HttpClientOptions {
-  /** Deadline of one request, from sending to the last body byte. Default 15 s. */
+  /**
+   * Upper bound on the deadline of one request (from sending to the last body byte), whatever the
+   * request asks for. Unset: each request's own `timeoutMs` (the node's timing), else 15 s.
+   */
   readonly requestTimeoutMs?: number;
   /** Largest body read; a larger answer is a protocol error. Default 1 MiB. */
   readonly maxBodyBytes?: number;
@@ -64,6 +67,7 @@ const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'c
 
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const defaultTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const capMs = options.requestTimeoutMs ?? Infinity;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const verifying = new Agent();
   const trusting = new Agent({ connect: { rejectUnauthorized: false } });
@@ -71,7 +75,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   async function request(req: HttpRequest): Promise<HttpResponse> {
     if (req.signal.aborted) throw abortError(req.signal);
     const url = parseHttpUrl(req.url, req.what);
-    const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
+    const timeoutMs = Math.min(req.timeoutMs ?? defaultTimeoutMs, capMs);
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([req.signal, deadline]);
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };

@@ -80,6 +80,8 @@ export const REDFISH_TIMING: Timing = {
   minIntervalMs: 0,
 };
 
+const requestTimeoutOf = (params: RedfishParams): number => resolveTiming(REDFISH_TIMING, params.timing).requestTimeoutMs;
+
 const capabilitiesOf = (params: RedfishParams): DriverCapabilities => ({
   softOff: true,
   queryable: true,
@@ -135,7 +137,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
     const what = `redfish ${method} ${new URL(url).pathname}`;
     const common = { 'odata-version': '4.0' };
     const request = (headers: Record<string, string>): Promise<HttpResponse> =>
-      http.request({ method, url, json, signal, what, insecure: params.insecure, headers: { ...common, ...headers } });
+      http.request({ method, url, json, signal, what, insecure: params.insecure, timeoutMs: requestTimeoutOf(params), headers: { ...common, ...headers } });
     if (params.user === undefined) return request({});
     const basic = (): Record<string, string> => ({
       authorization: `Basic ${Buffer.from(`${params.user ?? ''}:${params.password ?? ''}`, 'utf8').toString('base64')}`,
@@ -173,6 +175,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
       json: { UserName: params.user, Password: params.password ?? '' },
       headers: { 'odata-version': '4.0' },
       insecure: params.insecure,
+      timeoutMs: requestTimeoutOf(params),
       signal,
       what,
     });

@@ -89,6 +89,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
       url: target,
       headers: authHeaders(params),
       insecure: params.insecure,
+      timeoutMs: resolveTiming(WEBHOOK_TIMING, params.timing).requestTimeoutMs,
       signal,
       what,
     });

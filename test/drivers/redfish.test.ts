@@ -39,6 +39,18 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 3_000): Promis
   }
 }
 
+describe('redfish driver: timing', () => {
+  it('gives each request the node’s timing.requestTimeoutMs (the client only caps it)', async () => {
+    const { bmc, driver, target } = await setup({ responseDelayMs: 800 }, { timing: { requestTimeoutMs: 200, commandBudgetMs: 1_000 } }, 60_000);
+    const began = Date.now();
+    const failure = await driverFailure(driver.query(target, signal()));
+    expect(failure.kind).toBe('timeout');
+    expect(failure.message).toMatch(/within 200 ms/);
+    expect(Date.now() - began).toBeLessThan(700);
+    bmc.setResponseDelay(0);
+  });
+});
+
 describe('redfish driver: power and query', () => {
   it('declares its capabilities, secrets and BMC key', async () => {
     const { driver, target, bmc } = await setup();
