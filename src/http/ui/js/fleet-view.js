@@ -19,7 +19,8 @@ const state = { text: '', status: '', power: '', sort: 'name', dir: 1, selected:
 
 const POWER_FILTERS = [
   ['', 'Any power'], ['on', 'Observed on'], ['off', 'Observed off'], ['unknown', 'Unknown'], ['error', 'Error'],
-  ['busy', 'Busy (in flight / pending)'], ['drift', 'Desired ≠ observed'], ['failed', 'With last error'],
+  ['busy', 'Busy (in flight / pending)'], ['waiting', 'Command waiting (queued / waiting out)'], ['unreadable', 'BMC unreadable'],
+  ['drift', 'Desired ≠ observed'], ['failed', 'With last error'],
 ];
 
 function matches(node) {
@@ -28,6 +29,8 @@ function matches(node) {
   switch (state.power) {
     case '': break;
     case 'busy': if (p.inFlight === null && p.pending === null) return false; break;
+    case 'waiting': if (!p.command || p.command.state === 'sent') return false; break;
+    case 'unreadable': if (!p.readError) return false; break;
     case 'drift': if (p.desired === null || p.desired === p.observed) return false; break;
     case 'failed': if (p.lastError === null && node.fault === null) return false; break;
     default: if (p.observed !== state.power) return false;

@@ -58,3 +58,67 @@ export function duration(fromIso, toIso) {
   const ms = new Date(toIso).getTime() - new Date(fromIso).getTime();
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
+
+/** "12:03:41": a wall-clock time to the second. */
+export function secondsClock(iso) {
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A timing value in the unit people read it in: "300 ms", "5 s", "1.5 s", "2 min", "1 min 30 s". */
+export function millis(ms) {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(ms % 100 === 0 ? 1 : 2)} s`;
+  const min = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s === 0 ? `${min} min` : `${min} min ${s} s`;
+}
+
+/** "14 s left", "2 min 05 s left"; "ending now" once the instant has passed. */
+export function countdown(untilIso, now = Date.now()) {
+  const left = Math.ceil((new Date(untilIso).getTime() - now) / 1000);
+  if (left <= 0) return 'ending now';
+  if (left < 60) return `${left} s left`;
+  return `${Math.floor(left / 60)} min ${pad(left % 60)} s left`;
+}
+
+/** The node's driver command in words; `short` fits a table cell. */
+export const COMMAND_WORDS = {
+  queued_for_bmc: 'queued for BMC',
+  queued_for_global_cap: 'queued: global cap',
+  sent: 'sent to the BMC',
+  waiting_out: 'waiting out',
+};
+
+/** One sentence on the command a node has out (tooltips, the node page). */
+export function commandSentence(command, inFlight = null) {
+  if (!command) return '';
+  const what = inFlight ? `the ${actionWords(inFlight.action)} op's command` : 'a command';
+  switch (command.state) {
+    case 'waiting_out':
+      return `Waiting out ${what}: Switchboard gave up on it, but the BMC may still be acting on it` +
+        `${command.until ? ` until ${secondsClock(command.until)}` : ''}. Nothing else is sent to this node or its BMC before then.`;
+    case 'queued_for_bmc':
+      return `${what[0].toUpperCase()}${what.slice(1)} is queued for its BMC: another command to the same BMC runs first.`;
+    case 'queued_for_global_cap':
+      return `${what[0].toUpperCase()}${what.slice(1)} is queued for the global concurrency cap: it is sent when a slot frees up.`;
+    default:
+      return `${what[0].toUpperCase()}${what.slice(1)} is with the BMC.`;
+  }
+}
+
+/** The effective timing as [label, value, what it means]. */
+export const TIMING_FIELDS = [
+  ['requestTimeoutMs', 'Request timeout', 'Time to wait for one answer from the BMC'],
+  ['commandBudgetMs', 'Command budget', 'Time one command may run before Switchboard gives up on it'],
+  ['settleMs', 'Settle time', 'Time the BMC may still carry out a command after Switchboard gave up on it'],
+  ['stepTimeoutMs', 'Step timeout', 'Time a step may take to reach its target, from its send'],
+  ['attempts', 'Attempts', 'Attempts per step before the op fails'],
+  ['minIntervalMs', 'Min interval', 'Gap the BMC wants between two commands'],
+];
+
+export function timingValue(key, value) {
+  if (key === 'attempts') return `${value} per step`;
+  return millis(value);
+}

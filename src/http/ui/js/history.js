@@ -24,10 +24,23 @@ export function eventSummary(e) {
   return parts.join(' ');
 }
 
+/** Kinds whose words need more than underscores turned to spaces. */
+const KIND_WORDS = {
+  command_abandoned: 'command abandoned',
+  bmc_unreadable: 'BMC unreadable',
+  bmc_readable: 'BMC readable again',
+  recovery_started: 'recovery after restart',
+  recovery_verified: 'recovery checked',
+};
+
+export function kindWords(kind) {
+  return KIND_WORDS[kind] ?? words(kind);
+}
+
 export function eventTone(kind) {
-  if (/refused|failed|error|unresolved/.test(kind)) return 'bad';
-  if (/succeeded|accepted/.test(kind)) return 'good';
-  if (/in_flight|pending|retry|escalated|coalesced|superseded|drift/.test(kind)) return 'warn';
+  if (/refused|failed|error|unresolved|unreadable/.test(kind)) return 'bad';
+  if (/succeeded|accepted|bmc_readable/.test(kind)) return 'good';
+  if (/in_flight|pending|retry|escalated|coalesced|superseded|drift|abandoned|recovery/.test(kind)) return 'warn';
   return 'plain';
 }
 
@@ -106,7 +119,7 @@ export class EventTimeline extends PagedList {
       h('time', { class: 'tl-time', datetime: e.at, title: `${dateTime(e.at)} (${ago(e.at)})` }, clockTime(e.at)),
       h('span', { class: 'tl-dot' }),
       h('div', { class: 'tl-main' },
-        h('span', { class: `tl-kind tone-${eventTone(e.kind)}` }, words(e.kind)),
+        h('span', { class: `tl-kind tone-${eventTone(e.kind)}`, title: e.kind }, kindWords(e.kind)),
         h('span', { class: 'tl-text' }, eventSummary(e)),
         who ? h('span', { class: 'tl-who' }, who) : null));
   }

@@ -1,11 +1,15 @@
 /**
- * One node: its power and lifecycle at a glance, action buttons enabled from `allowed`, the
+ * One node: its power and lifecycle at a glance (with the driver command out and until when it
+ * holds the node, a BMC read fault, the effective timing), action buttons enabled from `allowed`, the
  * event timeline and ops history (paged, live), and the statechart with its current states lit.
  */
 import { confirmPower, requestLifecycle, requestPower } from './actions.js';
 import { ChartPanel } from './chart.js';
 import { h } from './dom.js';
-import { ACTION_LABEL, POWER_ACTIONS, ago, dateTime, inFlightText, originSuffix, statusTone, words, actionWords } from './format.js';
+import {
+  ACTION_LABEL, COMMAND_WORDS, POWER_ACTIONS, TIMING_FIELDS, ago, commandSentence, countdown, dateTime, inFlightText, originSuffix,
+  secondsClock, statusTone, timingValue, words, actionWords,
+} from './format.js';
 import { disabledReason } from './fleet-rows.js';
 import { gating } from './gating.js';
 import { EventTimeline, OpsTable } from './history.js';
@@ -17,6 +21,38 @@ function findNode(ref) {
 
 function field(label, value, cls = '') {
   return h('div', { class: `field ${cls}` }, h('div', { class: 'field-label' }, label), h('div', { class: 'field-value', title: typeof value === 'string' ? value : undefined }, value));
+}
+
+/** The driver command the node has out: its state, since when, until when (ticking), and what it means. */
+function commandBlock(p) {
+  const c = p.command;
+  if (!c) return { el: null, tick: null };
+  const left = c.until ? h('span', { class: 'countdown', id: 'command-countdown', title: dateTime(c.until) }, countdown(c.until)) : null;
+  const el = h('div', { class: `notice-block cmd-block cmd-block-${c.state}`, id: 'node-command', dataset: { state: c.state } },
+    h('div', { class: 'cmd-line' },
+      h('span', { class: 'field-label' }, 'BMC command'),
+      h('span', { class: `pill cmd cmd-${c.state}` }, COMMAND_WORDS[c.state]),
+      h('span', { class: 'muted', title: dateTime(c.since) }, `since ${secondsClock(c.since)}`),
+      c.until ? h('span', { class: 'muted', title: dateTime(c.until) }, `until ${secondsClock(c.until)}`) : null,
+      left),
+    c.state === 'sent' ? null : h('div', { class: 'cmd-why' }, commandSentence(c, p.inFlight)));
+  return { el, tick: left === null ? null : () => { left.textContent = countdown(c.until); } };
+}
+
+function readErrorBlock(p) {
+  if (!p.readError) return null;
+  return h('div', { class: 'notice-block read-block', id: 'node-read-error' },
+    h('div', { class: 'cmd-line' }, h('span', { class: 'badge-unreadable' }, 'BMC unreadable'), h('span', { class: 'read-message' }, p.readError)),
+    h('div', { class: 'cmd-why' }, `The last query failed; observed ${p.observed} is the last reading. Switchboard checks again on its own (with backoff) and this clears when the BMC answers.`));
+}
+
+function timingBlock(timing) {
+  if (!timing) return null;
+  return h('div', { class: 'timing', id: 'node-timing' },
+    h('span', { class: 'field-label timing-title' }, 'Timing'),
+    h('dl', { class: 'timing-list' }, TIMING_FIELDS.map(([key, label, help]) =>
+      h('div', { class: 'timing-item', title: `${help} (${key}: ${timing[key]})`, dataset: { key } },
+        h('dt', {}, label), h('dd', {}, timingValue(key, timing[key]))))));
 }
 
 export function mountNode(root, ref, tab) {
@@ -38,8 +74,11 @@ export function mountNode(root, ref, tab) {
   let ops = null;
   let chart = null;
   let opsTimer = null;
+  let ticker = null;
 
   function renderHead() {
+    clearInterval(ticker);
+    ticker = null;
     if (node === undefined) {
       head.replaceChildren(h('div', { class: 'empty' }, store.loaded ? `No node "${ref}". It may have been deleted.` : 'Waiting for the fleet…'));
       return;
@@ -63,11 +102,15 @@ export function mountNode(root, ref, tab) {
         h('button', { class: 'btn', onclick: () => confirmPower(node, 'off') }, 'It is off'))
       : null;
     const drift = p.desired !== null && p.desired !== p.observed;
+    const command = commandBlock(p);
+    // The countdown ticks until the next render: a change of state re-renders and drops it.
+    if (command.tick !== null) ticker = setInterval(command.tick, 1000);
     head.replaceChildren(
       h('div', { class: 'node-title' },
         h('h1', {}, node.name),
         h('span', { class: `pill status-${statusTone(node.status)}`, id: 'node-status' }, words(node.status)),
-        h('span', { class: `pill obs-${p.observed}`, id: 'node-observed' }, `observed ${p.observed}`),
+        h('span', { class: `pill obs-${p.observed}${p.readError ? ' is-unreadable' : ''}`, id: 'node-observed' }, `observed ${p.observed}`),
+        p.readError ? h('span', { class: 'badge-unreadable', title: p.readError }, 'BMC unreadable') : null,
         h('span', { class: `desired${drift ? ' is-drift' : ''}` }, `desired ${p.desired ?? '—'}`),
         node.fault ? h('span', { class: 'pill obs-error' }, 'faulted') : null),
       h('div', { class: 'fields' },
@@ -81,6 +124,7 @@ export function mountNode(root, ref, tab) {
         field('Updated', h('span', { title: dateTime(node.updatedAt) }, ago(node.updatedAt))),
         field('Id', h('code', { title: node.id }, node.id)),
         field('Last error', node.fault ?? p.lastError ?? '—', node.fault || p.lastError ? 'is-error wide' : '')),
+      ...[command.el, readErrorBlock(p), timingBlock(node.timing)].filter((el) => el !== null),
       h('div', { class: 'actions' },
         h('div', { class: 'action-row' }, h('span', { class: 'action-label' }, 'Power:'), h('div', { class: 'btn-group' }, powerButtons)),
         h('div', { class: 'action-row' }, h('span', { class: 'action-label' }, 'Lifecycle:'),
@@ -142,6 +186,7 @@ export function mountNode(root, ref, tab) {
       offChange();
       offReset();
       clearTimeout(opsTimer);
+      clearInterval(ticker);
     },
   };
 }
