@@ -34,7 +34,7 @@ describe('switchboard nodes', () => {
     const ls = await t.cli(['nodes', 'ls'], 'viewer');
     expect(ls.code).toBe(0);
     const lines = ls.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+POWER\s+IN FLIGHT\s+PENDING\s+DRIVER\s+BMC\s+LAST ERROR$/);
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+POWER\s+IN FLIGHT\s+PENDING\s+COMMAND\s+DRIVER\s+BMC\s+LAST ERROR$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['n-one', 'n-two']);
 
     await t.host.lifecycle(created.id, 'mark_broken', { requestedBy: 'test' });

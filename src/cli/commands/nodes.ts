@@ -1,4 +1,4 @@
-/** `switchboard nodes ls|add|rm`. */
+/** `switchboard nodes ls|show|add|rm`. */
 import type { NodeView } from '../../actors/types.ts';
 import { DRIVER_NAMES } from '../../drivers/types.ts';
 import { STATUSES } from '../../machines/types.ts';
@@ -16,11 +16,16 @@ const PAGE_SIZE = 1000;
 
 export const NODES_USAGE = `Usage:
   switchboard nodes ls [--status S[,S...]] [--power on|off|unknown|error]
+  switchboard nodes show NODE
   switchboard nodes add NAME --driver DRIVER [--param KEY=VALUE ...] [--bmc KEY] [--drift-policy adopt|enforce]
   switchboard nodes rm NODE...
 
-ls    list nodes by name: status, observed/desired power, the op in flight and pending.
+ls    list nodes by name: status, observed/desired power ("unreadable" when the BMC could
+      not be read), the op in flight and pending, and the driver command when it waits
+      (queued for its BMC or the global cap, or waiting out a command Switchboard gave up on).
       --status and --power repeat or take comma-separated values.
+show  one node (by name or id): power, the op in flight and pending, the driver command and
+      until when it holds the node and its BMC, a BMC read error, and the effective timing.
 add   create a node (admin). DRIVER: ${DRIVER_NAMES.join(', ')}. A --param VALUE that reads
       as JSON (a number, true, false, null, "quoted") is sent as that; anything else as text.
       Example: switchboard nodes add rack1-n01 --driver sim --param latencyMs=200 --bmc rack1
@@ -35,13 +40,16 @@ export async function nodesCommand(sub: string | undefined, args: readonly strin
     case 'ls':
     case 'list':
       return nodesLs(args);
+    case 'show':
+    case 'get':
+      return nodesShow(args);
     case 'add':
       return nodesAdd(args);
     case 'rm':
     case 'remove':
       return nodesRm(args);
     default:
-      throw new UsageError(sub === undefined ? 'nodes: say ls, add or rm' : `nodes: unknown subcommand "${sub}"; say ls, add or rm`, NODES_USAGE);
+      throw new UsageError(sub === undefined ? 'nodes: say ls, show, add or rm' : `nodes: unknown subcommand "${sub}"; say ls, show, add or rm`, NODES_USAGE);
   }
 }
 
@@ -74,14 +82,127 @@ async function nodesLs(args: readonly string[]): Promise<ExitCode> {
   const rows = nodes.map((n) => [
     n.name,
     n.status,
-    `${n.power.observed}/${n.power.desired ?? '-'}`,
+    `${n.power.observed}/${n.power.desired ?? '-'}${n.power.readError === null ? '' : ' unreadable'}`,
     n.power.inFlight === null ? '-' : `${n.power.inFlight.action} (${n.power.phase})`,
     n.power.pending === null ? '-' : n.power.pending.action,
+    commandCell(n.power.command),
     n.driver,
     n.bmc,
-    n.fault ?? n.power.lastError ?? '',
+    n.fault ?? n.power.lastError ?? n.power.readError ?? '',
   ]);
-  ctx.out.line(formatTable(['NAME', 'STATUS', 'POWER', 'IN FLIGHT', 'PENDING', 'DRIVER', 'BMC', 'LAST ERROR'], rows));
+  ctx.out.line(formatTable(['NAME', 'STATUS', 'POWER', 'IN FLIGHT', 'PENDING', 'COMMAND', 'DRIVER', 'BMC', 'LAST ERROR'], rows));
+  return EXIT.ok;
+}
+
+type Command = NodeView['power']['command'];
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** "12:03:41", local time: when a wait ends, as a clock on the wall says it. */
+export function clockOf(iso: string): string {
+  const d = new Date(iso);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** "300 ms", "5 s", "1.5 s", "2 min", "1 min 30 s". */
+export function millisText(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(ms % 100 === 0 ? 1 : 2)} s`;
+  const min = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s === 0 ? `${min} min` : `${min} min ${s} s`;
+}
+
+/** "14 s", "2 min 05 s"; "now" once passed. */
+function leftText(iso: string, now: number): string {
+  const left = Math.ceil((new Date(iso).getTime() - now) / 1000);
+  if (left <= 0) return 'now';
+  return left < 60 ? `in ${left} s` : `in ${Math.floor(left / 60)} min ${pad2(left % 60)} s`;
+}
+
+/** The ls cell: "-", "sent", "queued for bmc", "queued: global cap", "waiting out until 12:03:41". */
+export function commandCell(command: Command): string {
+  if (command === null) return '-';
+  switch (command.state) {
+    case 'waiting_out':
+      return command.until === null ? 'waiting out' : `waiting out until ${clockOf(command.until)}`;
+    case 'queued_for_bmc':
+      return 'queued for bmc';
+    case 'queued_for_global_cap':
+      return 'queued: global cap';
+    default:
+      return 'sent';
+  }
+}
+
+/** The show line: the state, since and until when, and what it means for the node. */
+export function commandLine(command: Command, now = Date.now()): string {
+  if (command === null) return '-';
+  const since = `since ${clockOf(command.since)}`;
+  const until = command.until === null ? '' : `, until ${clockOf(command.until)} (${leftText(command.until, now)})`;
+  switch (command.state) {
+    case 'waiting_out':
+      return `waiting out ${since}${until}: Switchboard gave up on the command, but the BMC may still be acting on it; nothing else is sent to this node or its BMC before then`;
+    case 'queued_for_bmc':
+      return `queued for its BMC ${since}${until}: another command to the same BMC runs first`;
+    case 'queued_for_global_cap':
+      return `queued for the global concurrency cap ${since}${until}: sent when a slot frees up`;
+    default:
+      return `sent to the BMC ${since}${until}`;
+  }
+}
+
+const TIMING_LABELS: readonly [keyof NonNullable<NodeView['timing']>, string][] = [
+  ['requestTimeoutMs', 'request timeout'],
+  ['commandBudgetMs', 'command budget'],
+  ['settleMs', 'settle time'],
+  ['stepTimeoutMs', 'step timeout'],
+  ['attempts', 'attempts'],
+  ['minIntervalMs', 'min interval'],
+];
+
+/** `nodes show` as lines of "label  value". */
+export function showLines(n: NodeView, now = Date.now()): string[] {
+  const p = n.power;
+  const rows: [string, string][] = [
+    ['name', n.name],
+    ['id', n.id],
+    ['status', n.status],
+    ['power', `observed ${p.observed}, desired ${p.desired ?? '-'}${p.readError === null ? '' : ' (last reading: the BMC cannot be read now)'}`],
+    ['in flight', p.inFlight === null ? '-' : `${p.inFlight.action}${p.inFlight.step !== p.inFlight.action ? ` step ${p.inFlight.step}` : ''} (${p.phase}), attempt ${p.inFlight.attempt}, origin ${p.inFlight.origin}, op ${p.inFlight.opId}`],
+    ['pending', p.pending === null ? '-' : `${p.pending.action} (origin ${p.pending.origin})`],
+    ['command', commandLine(p.command, now)],
+    ['read error', p.readError === null ? '-' : `BMC unreadable: ${p.readError} (Switchboard checks again on its own; this clears when the BMC answers)`],
+    ['last error', p.lastError ?? '-'],
+  ];
+  if (n.fault !== null) rows.push(['fault', n.fault]);
+  rows.push(
+    ['driver', n.driver],
+    ['bmc', n.bmc],
+    ['drift policy', `${n.driftPolicy}; soft off escalates: ${n.softOffEscalate ? 'yes' : 'no'}`],
+    ['allowed', `power ${n.allowed.power.join(', ') || '-'}; lifecycle ${n.allowed.lifecycle.join(', ') || '-'}`],
+    ['updated', n.updatedAt],
+  );
+  if (n.timing === null) rows.push(['timing', '-']);
+  else {
+    rows.push(['timing', '']);
+    for (const [key, label] of TIMING_LABELS) {
+      const value = n.timing[key];
+      rows.push([`  ${label}`, key === 'attempts' ? `${value} per step` : millisText(value)]);
+    }
+  }
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`.trimEnd());
+}
+
+async function nodesShow(args: readonly string[]): Promise<ExitCode> {
+  const { values, positionals } = parseCommand(args, {}, NODES_USAGE);
+  if (values.help === true) return help();
+  if (positionals.length !== 1) throw new UsageError('nodes show: give exactly one NODE (name or id)', NODES_USAGE);
+  const ctx = contextOf(values, NODES_USAGE);
+  const node = await ctx.client.get<NodeView>(`/api/v1/nodes/${encodeURIComponent(positionals[0] as string)}`);
+  if (ctx.out.json) ctx.out.printJson(node);
+  else ctx.out.line(showLines(node).join('\n'));
   return EXIT.ok;
 }
 
