@@ -173,7 +173,8 @@ export const PowerBody = Type.Object({ action: PowerActionSchema }, { additional
 export const ConfirmBody = Type.Object({ observed: ReadingSchema }, { additionalProperties: false });
 export const LifecycleBody = Type.Object({ event: LifecycleEventSchema }, { additionalProperties: false });
 
-export const MAX_BULK_NODES = 1000;
+/** A rack row or a whole small site in one request; 10,000 ids fit the body limit with room to spare. */
+export const MAX_BULK_NODES = 10_000;
 export const BulkPowerBody = Type.Object(
   {
     nodes: Type.Array(NodeRef, { minItems: 1, maxItems: MAX_BULK_NODES }),

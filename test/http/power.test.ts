@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHttpStack, type HttpStack } from '../support/http.ts';
+import { MAX_BULK_NODES } from '../../src/http/schemas.ts';
 
 let t: HttpStack;
 beforeAll(async () => {
@@ -125,7 +126,7 @@ describe('POST /api/v1/power (bulk)', () => {
   it('400 and nothing changed for a duplicate (also id + name of one node), an empty list or too many nodes', async () => {
     const node = await idleNode('b-dup');
     const before = await t.quiet();
-    for (const nodes of [['b-dup', 'b-dup'], ['b-dup', node.id], [], Array.from({ length: 1001 }, (_, i) => `x-${i}`)]) {
+    for (const nodes of [['b-dup', 'b-dup'], ['b-dup', node.id], [], Array.from({ length: MAX_BULK_NODES + 1 }, (_, i) => `x-${i}`)]) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/power', headers: t.auth('operator'), payload: { nodes, action: 'off' } });
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('bad_request');
