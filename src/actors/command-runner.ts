@@ -36,6 +36,8 @@ export interface CommandRunnerDeps {
   deliver(node: NodeRuntime, event: NodeEvent): void;
   /** False once the host stops or the node was deleted: results are then dropped. */
   live(node: NodeRuntime): boolean;
+  /** The node's command changed state without a commit (it queued, or left the queue): show it. */
+  changed(node: NodeRuntime): void;
   hooks?: CommandHooks;
   log: { warn(obj: object, msg?: string): void };
 }
@@ -133,8 +135,16 @@ export class CommandRunner {
     let outcome: 'ok' | 'error' | 'aborted' = 'ok';
     let budgetTimer: (() => void) | undefined;
     let op: InFlightOp | null = null;
+    let queued = false;
     try {
-      lease = limiter.tryAcquire(node.record.bmc, minIntervalMs) ?? (await limiter.acquire(node.record.bmc, minIntervalMs, signal, running));
+      lease = limiter.tryAcquire(node.record.bmc, minIntervalMs) ?? undefined;
+      if (!lease) {
+        // It has to wait for its BMC or the global cap: say so (the stream shows it), and again when it leaves the queue.
+        const waiting = limiter.acquire(node.record.bmc, minIntervalMs, signal, running);
+        this.deps.changed(node);
+        lease = await waiting;
+        queued = true;
+      }
       hooks?.onSlotWait?.(driver.name, cmd.kind, performance.now() - queuedAt);
       op = await this.withinStartWindow(node, cmd);
       if (!op) {
@@ -145,6 +155,7 @@ export class CommandRunner {
       }
       running.phase = 'sent';
       running.since = sentAt = clock();
+      if (queued) this.deps.changed(node);
       budgetTimer = this.deps.later(commandBudgetMs, () => {
         running.abortedFor ??= 'budget';
         running.controller.abort(new Error(`no answer within the command budget of ${commandBudgetMs} ms`));

@@ -165,6 +165,7 @@ export function createHost(deps: HostDeps): TestableHost {
     commit: (node, event) => dispatch(node, event, { requestedBy: null, origin: null }),
     deliver: (node, event) => fire(node, event),
     live: (node) => !stopping && nodes.get(node.id) === node,
+    changed: (node) => publish(node, [], []),
     ...(deps.hooks ? { hooks: deps.hooks } : {}),
     log,
   });

@@ -7,6 +7,7 @@ export const MAIN_USAGE = `Usage: switchboard COMMAND [options]
 Commands:
   serve [--demo N]                          start the server (like npm start)
   nodes ls [--status S] [--power P]         list nodes
+  nodes show NODE                           one node: power, the command out now, timing
   nodes add NAME --driver D [--param K=V]   create a node (admin)
   nodes rm NODE...                          delete nodes (admin)
   power on|off|cycle|soft-off|query NODE... request power actions (operator); --wait to wait for them

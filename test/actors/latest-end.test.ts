@@ -52,7 +52,11 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     expect(latestEnd).toBeGreaterThanOrEqual(wall(sent.start) + timing.commandBudgetMs + timing.settleMs - TOLERANCE_MS);
     fleet.setFault(a.id, {});
 
-    // Same BMC: queued behind the wait; other BMC: served at once.
+    // Same BMC: queued behind the wait; other BMC: served at once. Subscribers see the queue live.
+    const bStates: string[] = [];
+    host.subscribe((change) => {
+      if (change.node.id === b.id && change.node.power.command) bStates.push(change.node.power.command.state);
+    });
     await host.requestPower(b.id, 'off', user);
     await host.requestPower(c.id, 'off', user);
     await until(() => host.getNode(c.id)!.power.phase === 'idle', 'the node behind another BMC is done');
@@ -64,6 +68,8 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     expect(hung!.kind).toBe('off');
     expect(afterA[0]!.kind).toBe('query');
     expect(wall(afterA[0]!.start)).toBeGreaterThanOrEqual(latestEnd - TOLERANCE_MS);
+    expect(bStates).toContain('queued_for_bmc');
+    expect(bStates.indexOf('sent')).toBeGreaterThan(bStates.indexOf('queued_for_bmc'));
     const bOff = fleet.history(b.id).find((r) => r.kind === 'off')!;
     expect(wall(bOff.start)).toBeGreaterThanOrEqual(latestEnd - TOLERANCE_MS);
     expect(fleet.overlaps().nodeOverlaps).toBe(0);
