@@ -12,7 +12,7 @@
  * - after a restart, a node that was mid-command holds its BMC until that command's latest end
  *   before it recovers (`recoverAfter`).
  */
-import { DriverError, type PowerDriver } from '../drivers/types.ts';
+import { DriverError, type DriverTarget, type PowerDriver } from '../drivers/types.ts';
 import type { Command } from '../machines/derive.ts';
 import type { InFlightOp, NodeEvent } from '../machines/types.ts';
 import type { BmcLimiter, Lease } from './limits.ts';
@@ -44,6 +44,21 @@ export interface CommandRunnerDeps {
 
 /** Re-stamps allowed before a command that keeps missing its start window fails as not sent. */
 const MAX_RESTAMPS = 3;
+/** Time left in the start window below which a command is stamped again before it is sent. */
+const SEND_HEADROOM_MS = 250;
+
+/** One driver call: the command the chart named, and the event that reports its answer. */
+async function send(driver: PowerDriver, cmd: Command, target: DriverTarget, signal: AbortSignal, softOff: boolean): Promise<NodeEvent> {
+  const ref = { opId: cmd.opId, step: cmd.step, attempt: cmd.attempt };
+  if (cmd.kind === 'query') return { type: 'QUERY_DONE', ...ref, observed: await driver.query(target, signal), at: 0 };
+  const ack =
+    cmd.step === 'on'
+      ? await driver.powerOn(target, signal)
+      : cmd.step === 'soft_off' && softOff
+        ? await driver.softOff(target, signal)
+        : await driver.powerOff(target, signal);
+  return { type: 'STEP_ACK', ...ref, ...(ack.observed ? { observed: ack.observed } : {}), at: 0 };
+}
 
 export class CommandRunner {
   constructor(private readonly deps: CommandRunnerDeps) {}
@@ -146,32 +161,32 @@ export class CommandRunner {
         queued = true;
       }
       hooks?.onSlotWait?.(driver.name, cmd.kind, performance.now() - queuedAt);
-      op = await this.withinStartWindow(node, cmd);
-      if (!op) {
-        // The state moved on while this command waited (the op was superseded or a commit failed).
-        lease();
-        if (node.running === running) node.running = null;
-        return;
-      }
-      running.phase = 'sent';
-      running.since = sentAt = clock();
-      if (queued) this.deps.changed(node);
-      budgetTimer = this.deps.later(commandBudgetMs, () => {
-        running.abortedFor ??= 'budget';
-        running.controller.abort(new Error(`no answer within the command budget of ${commandBudgetMs} ms`));
-      });
-      const target = { nodeId: node.id, bmc: node.record.bmc, params: node.params, notAfter: op.startBy };
-      if (cmd.kind === 'query') {
-        const observed = await driver.query(target, signal);
-        result = { type: 'QUERY_DONE', ...ref, observed, at: 0 };
-      } else {
-        const ack =
-          cmd.step === 'on'
-            ? await driver.powerOn(target, signal)
-            : cmd.step === 'soft_off' && caps.softOff
-              ? await driver.softOff(target, signal)
-              : await driver.powerOff(target, signal);
-        result = { type: 'STEP_ACK', ...ref, ...(ack.observed ? { observed: ack.observed } : {}), at: 0 };
+      for (let restamps = 0; ; restamps++) {
+        op = await this.withinStartWindow(node, cmd, restamps > 0);
+        if (!op) {
+          // The state moved on while this command waited (the op was superseded or a commit failed).
+          lease();
+          if (node.running === running) node.running = null;
+          return;
+        }
+        running.phase = 'sent';
+        running.since = sentAt = clock();
+        if (queued) this.deps.changed(node);
+        budgetTimer = this.deps.later(commandBudgetMs, () => {
+          running.abortedFor ??= 'budget';
+          running.controller.abort(new Error(`no answer within the command budget of ${commandBudgetMs} ms`));
+        });
+        try {
+          result = await send(driver, cmd, { nodeId: node.id, bmc: node.record.bmc, params: node.params, notAfter: op.startBy }, signal, caps.softOff);
+          break;
+        } catch (err) {
+          // Refused at the last point before the BMC because its window closed meanwhile: it never
+          // reached the BMC, so it is stamped again and sent, not reported as a failed command.
+          if (!(err instanceof DriverError) || err.kind !== 'not_sent' || restamps >= MAX_RESTAMPS || signal.aborted) throw err;
+          budgetTimer();
+          budgetTimer = undefined;
+          sentAt = null;
+        }
       }
     } catch (err) {
       const e = err instanceof DriverError ? err : new DriverError('protocol', err instanceof Error ? err.message : String(err));
@@ -200,12 +215,13 @@ export class CommandRunner {
    * allows, else after committing a COMMAND_STARTED that opens a new one. Null when the state no
    * longer names this command.
    */
-  private async withinStartWindow(node: NodeRuntime, cmd: Command): Promise<InFlightOp | null> {
+  private async withinStartWindow(node: NodeRuntime, cmd: Command, restamp: boolean): Promise<InFlightOp | null> {
     for (let i = 0; ; i++) {
       const op = this.inFlightFor(node, cmd);
       if (!op) return null;
       const at = this.deps.clock();
-      if (at <= op.startBy) return op;
+      // Headroom: the spawn helper checks the window again a few ms later, as the last point before the BMC.
+      if (at + SEND_HEADROOM_MS <= op.startBy && !(restamp && i === 0)) return op;
       if (i >= MAX_RESTAMPS) throw new DriverError('not_sent', `the command could not be sent within its start window ${MAX_RESTAMPS} times (commits are slow)`);
       try {
         await this.deps.commit(node, { type: 'COMMAND_STARTED', opId: cmd.opId, step: cmd.step, attempt: cmd.attempt, at });

@@ -36,6 +36,7 @@ import {
   requestLifecyclePower,
   requestPower,
   retryStep,
+  retryVerification,
   scheduleRetry,
   stampCommand,
   stepTarget,
@@ -146,6 +147,7 @@ const machineSetup = setup({
     canSync: ({ context }) => context.settings.queryable && context.pending === null,
     reachesTarget: ({ context, event }) => reachesTarget(context, event),
     isLastCheck: ({ context }) => context.inFlight?.lastCheck === true,
+    unverified: ({ context }) => context.inFlight?.failure?.unreadable === true,
     lastCheckOrQueryOp: ({ context }) => context.inFlight?.lastCheck === true || context.inFlight?.step === 'query',
     opSuperseded: ({ context }) => context.inFlight?.superseded === true,
     hasNextStep: ({ context }) => context.inFlight !== null && nextStep(context.inFlight) !== null,
@@ -291,6 +293,7 @@ const machineSetup = setup({
     escalate: tx((draft, _context, event) => escalateSoftOff(draft, event.at)),
     scheduleRetry: tx((draft, _context, event) => scheduleRetry(draft, event.at)),
     retryStep: tx((draft, _context, event) => retryStep(draft, event.at)),
+    retryVerification: tx((draft, _context, event) => retryVerification(draft, event.at)),
     endOpSucceeded: tx((draft, context, event) => endOpSucceeded(draft, event.at, context.observed)),
     endOpFailed: tx((draft, _context, event) => endOpFailed(draft, event.at)),
     endOpSuperseded: tx((draft, _context, event) => endOpSuperseded(draft, event.at)),
@@ -458,7 +461,13 @@ export const nodeMachine = machineSetup.createMachine({
         },
         backoff: {
           always: { guard: 'noInFlight', target: 'idle' },
-          on: { RETRY_DUE: [{ guard: 'stale' }, { actions: 'retryStep', target: 'route' }] },
+          on: {
+            RETRY_DUE: [
+              { guard: 'stale' },
+              { guard: 'unverified', actions: 'retryVerification', target: 'verifying' },
+              { actions: 'retryStep', target: 'route' },
+            ],
+          },
         },
       },
     },

@@ -206,6 +206,19 @@ export function beginStep(tx: Tx, step: Step, at: number): void {
   tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'in_flight', step, attempt: 1 });
 }
 
+/**
+ * The attempt failed and the BMC could not be read, so nobody knows whether the step took effect:
+ * the next attempt reads the BMC first and re-sends the step only if the reading says it is needed
+ * (never a blind repeat; after a restart, recovery verifies before it re-sends anything).
+ */
+export function retryVerification(tx: Tx, at: number): void {
+  const current = tx.ctx.inFlight;
+  if (!current) return;
+  const op = withInFlight(tx, { attempt: current.attempt + 1, retryAt: null, lastCheck: true, failure: null });
+  renewDeadline(tx, at);
+  tx.emit({ type: 'op', at, opId: op.opId, action: op.action, origin: op.origin, state: 'in_flight', step: op.step, attempt: op.attempt });
+}
+
 export function retryStep(tx: Tx, at: number): void {
   const current = tx.ctx.inFlight;
   if (!current) return;
@@ -255,7 +268,7 @@ export function completeQuery(tx: Tx, reading: Reading, at: number): void {
  * committing again: a command that waited longer for its BMC or the global cap is re-stamped
  * (COMMAND_STARTED) before it goes out, so its committed latest end always covers it.
  */
-export const START_GRACE_MS = 1_000;
+export const START_GRACE_MS = 2_000;
 
 /**
  * A command begins (a step in dispatching, a query in polling): when it must be sent by, and its
@@ -360,7 +373,7 @@ export function scheduleRetry(tx: Tx, at: number): void {
     at,
     kind: 'retry_scheduled',
     opId: op.opId,
-    message: `${op.step.replace('_', ' ')} attempt ${op.attempt} failed (${op.failure?.message ?? 'target not reached'}); retrying in ${delay} ms`,
+    message: `${op.step.replace('_', ' ')} attempt ${op.attempt} failed (${op.failure?.message ?? 'target not reached'}); ${op.failure?.unreadable ? `reading the BMC again in ${delay} ms before anything is re-sent` : `retrying in ${delay} ms`}`,
   });
 }
 

@@ -285,6 +285,10 @@ export function checkEdge(before: ChartState, event: NodeEvent, after: ChartStat
   if (event.type === 'RECOVER' && powerPhase(before) !== 'backoff' && powerPhase(before) !== 'idle' && ![...visited].some((id) => id.startsWith('node.power.verifying'))) {
     fail('RECOVER did not go through verifying', before, event, after);
   }
+  // An attempt whose verification could not read the BMC is followed by a reading, never a blind re-send.
+  if (event.type === 'RETRY_DUE' && before.context.inFlight?.failure?.unreadable && commandFor(after)?.kind === 'step') {
+    fail('a step was re-sent after an attempt that could not read the BMC', before, event, after);
+  }
   // A step is sent again (a later attempt) only from backoff, which a verification preceded.
   const cmd = commandFor(after);
   const was = commandFor(before);
