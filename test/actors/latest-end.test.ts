@@ -7,7 +7,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { commitBatch, getSnapshot, listOpsByNode, type CommitBatch } from '../../src/db/index.ts';
 import { listEventsByNode } from '../../src/db/repositories/events.ts';
-import { SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { DriverError } from '../../src/drivers/types.ts';
 import type { Host } from '../../src/actors/types.ts';
 import { describeEachBackend } from '../support/database.ts';
 import { buildTestHost, testConfig, until } from '../support/host.ts';
@@ -141,6 +142,27 @@ describeEachBackend('latest end (invariant 10)', (t) => {
     const kinds = await eventKinds(a.id);
     expect(kinds).toContain('recovery_started');
     void first.host.stop(); // it "died": its timers and actors stop, its hung commits never land
+  });
+
+  it('stamps again and sends a command the spawn helper refused as late (it never reached the BMC), without spending an attempt', async () => {
+    const fleet = new SimBmcFleet();
+    const sim = createSimDriver({ fleet });
+    let refusals = 0;
+    const lateOnce = {
+      ...sim,
+      powerOff: (target: never, signal: AbortSignal) =>
+        refusals++ === 0 ? Promise.reject(new DriverError('not_sent', 'ipmitool was not started: its start window closed')) : sim.powerOff(target, signal),
+    };
+    const { host } = await started({ fleet, drivers: { sim: lateOnce as never } });
+    const node = await host.createNode({ name: `late-${Date.now()}`, driver: 'sim', params: { latencyMs: 10, initialPower: 'on' } }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the first query ends');
+    await host.requestPower(node.id, 'off', user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the off is done');
+    expect(refusals).toBe(2);
+    expect(fleet.history(node.id).filter((r) => r.kind === 'off')).toHaveLength(1);
+    const op = (await listOpsByNode(t.db, node.id, { limit: 10 })).items.find((o) => o.action === 'off')!;
+    expect(op).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(await eventKinds(node.id)).not.toContain('retry_scheduled');
   });
 
   it('says at once that a BMC cannot be read during verification, and clears it when it answers again', async () => {
