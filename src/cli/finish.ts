@@ -2,7 +2,7 @@
 import type { CliContext } from './context.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { createProgress } from './progress.ts';
-import { printResults, type NodeResult } from './results.ts';
+import { FINAL_OP_STATES, printResults, type NodeResult } from './results.ts';
 import { waitForOps } from './wait.ts';
 
 export const WAIT_HELP = `  --wait          wait until the accepted ops finish; exit 5 if any failed
@@ -29,7 +29,7 @@ export async function finishRun(ctx: CliContext, results: NodeResult[], options:
   const finished = await waitForOps(ctx.client, results, { timeoutMs: options.timeoutMs, pollMs: options.pollMs ?? 250, progress });
   const code = printResults(ctx.out, results, true);
   if (!finished) {
-    const open = results.filter((r) => r.final !== undefined && !['succeeded', 'failed', 'refused', 'coalesced', 'superseded'].includes(r.final.state));
+    const open = results.filter((r) => r.final !== undefined && !FINAL_OP_STATES.has(r.final.state));
     ctx.out.note(
       `timed out after ${options.timeoutMs / 1000} s with ${open.length} op(s) still running (${open.slice(0, 5).map((r) => r.node).join(', ')}` +
         `${open.length > 5 ? ', ...' : ''}). They go on on the server: follow them with "switchboard watch", or wait longer with --timeout.`,

@@ -1,6 +1,8 @@
 /** Per-node results of a bulk command (power, lifecycle, rm): outcome, exit code and how they print. */
 import type { opView } from '../http/views.ts';
 import { apiErrorOf, errorPayloadOf, type ApiReply, type ErrorPayload } from './client.ts';
+import { humanize } from '../machines/gating.ts';
+import { FINAL_OP_STATES as FINAL_STATES, type FinalOpState } from '../machines/types.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { formatTable, type Output } from './output.ts';
 
@@ -20,8 +22,10 @@ export interface NodeResult {
   final?: OpView;
 }
 
-export const FINAL_OP_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'refused', 'coalesced', 'superseded']);
-const BAD_FINAL_STATES: ReadonlySet<string> = new Set(['failed', 'refused', 'superseded']);
+/** The chart's final op states: an op in one of them is done. */
+export const FINAL_OP_STATES: ReadonlySet<string> = new Set(FINAL_STATES);
+/** The final states that make a --wait run exit 5. */
+const BAD_FINAL_STATES: ReadonlySet<string> = new Set<FinalOpState>(['failed', 'refused', 'superseded']);
 
 export function outcomeOfStatus(status: number): Outcome {
   if (status === 202 || status === 201) return 'accepted';
@@ -82,12 +86,12 @@ export function printResults(out: Output, results: readonly NodeResult[], waited
   }
   const headers = waited ? ['NODE', 'RESULT', 'OP', 'FINISHED', 'DETAIL'] : ['NODE', 'RESULT', 'OP', 'DETAIL'];
   const rows = results.map((r) => {
-    const row = [r.node, r.outcome.replace('_', ' '), r.op?.id ?? ''];
+    const row = [r.node, humanize(r.outcome), r.op?.id ?? ''];
     if (waited) row.push(r.final?.state ?? '');
     row.push(detailOf(r));
     return row;
   });
   out.line(formatTable(headers, rows));
-  out.note(Object.entries(summary).map(([k, n]) => `${n} ${k.replace('_', ' ')}`).join(', '));
+  out.note(Object.entries(summary).map(([k, n]) => `${n} ${humanize(k)}`).join(', '));
   return exitCode;
 }

@@ -14,4 +14,4 @@ export * from './repositories/events.ts';
 export * from './repositories/tokens.ts';
 export * from './repositories/meta.ts';
 export type * from './schema.ts';
-export { POWER_ACTIONS, OP_ORIGINS, OP_STATES, OBSERVED_STATES, DRIFT_POLICIES, TOKEN_ROLES } from './schema.ts';
+export { TOKEN_ROLES } from './schema.ts';

@@ -6,23 +6,19 @@
  * every int8 here stays far below 2^53.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Desired, DriftPolicy, Observed, OpState, Origin, PowerAction } from '../machines/types.ts';
 
-export const POWER_ACTIONS = ['on', 'off', 'cycle', 'soft_off', 'query'] as const;
-export type PowerAction = (typeof POWER_ACTIONS)[number];
+/*
+ * The chart's words are the columns' words: these are the chart's types (src/machines/types.ts),
+ * under the names the persistence layer has always used. The CHECK constraints of
+ * db/migrations/0001 hold the same lists (a migration, once landed, is never edited).
+ */
+export type { DriftPolicy, OpState, PowerAction };
+export type OpOrigin = Origin;
+export type ObservedPower = Observed;
+export type DesiredPower = Desired;
 
-export const OP_ORIGINS = ['user', 'lifecycle', 'sync', 'recovery'] as const;
-export type OpOrigin = (typeof OP_ORIGINS)[number];
-
-export const OP_STATES = ['pending', 'in_flight', 'succeeded', 'failed', 'refused', 'coalesced', 'superseded'] as const;
-export type OpState = (typeof OP_STATES)[number];
-
-export const OBSERVED_STATES = ['on', 'off', 'unknown', 'error'] as const;
-export type ObservedPower = (typeof OBSERVED_STATES)[number];
-export type DesiredPower = 'on' | 'off' | null;
-
-export const DRIFT_POLICIES = ['adopt', 'enforce'] as const;
-export type DriftPolicy = (typeof DRIFT_POLICIES)[number];
-
+/** Who an API token is: the role decides what it may do (src/http/auth.ts). */
 export const TOKEN_ROLES = ['viewer', 'operator', 'admin'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 

@@ -5,10 +5,9 @@
  */
 import { Type, type TSchema } from '@fastify/type-provider-typebox';
 import { LIFECYCLE_EVENT_TYPES } from '../machines/gating.ts';
-import { POWER_ACTIONS, STATUSES, ORIGINS } from '../machines/types.ts';
+import { DESIRED_STATES, DRIFT_POLICIES, OBSERVED_STATES, OP_STATES, ORIGINS, POWER_ACTIONS, READINGS, STATUSES } from '../machines/types.ts';
 import { DRIVER_NAMES } from '../drivers/types.ts';
-import { OP_STATES, TOKEN_ROLES } from '../db/index.ts';
-import { MAX_PAGE_SIZE } from '../db/index.ts';
+import { MAX_PAGE_SIZE, TOKEN_ROLES } from '../db/index.ts';
 import { CHART_FORMATS } from '../chart/index.ts';
 
 /** A string enum, typed as the union of its values (plain `{type: string, enum}` in the OpenAPI document). */
@@ -19,11 +18,11 @@ export const StatusSchema = literals(STATUSES);
 export const PowerActionSchema = literals(POWER_ACTIONS);
 export const LifecycleEventSchema = literals(LIFECYCLE_EVENT_TYPES);
 export const OriginSchema = literals(ORIGINS);
-export const ObservedSchema = literals(['on', 'off', 'unknown', 'error'] as const);
-export const ReadingSchema = literals(['on', 'off', 'unknown'] as const);
-export const DesiredSchema = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Null()]);
+export const ObservedSchema = literals(OBSERVED_STATES);
+export const ReadingSchema = literals(READINGS);
+export const DesiredSchema = Type.Union([literals(DESIRED_STATES), Type.Null()]);
 export const DriverSchema = literals(DRIVER_NAMES);
-export const DriftPolicySchema = literals(['adopt', 'enforce'] as const);
+export const DriftPolicySchema = literals(DRIFT_POLICIES);
 export const RoleSchema = literals(TOKEN_ROLES);
 export const OpStateSchema = literals(OP_STATES);
 export const ChartFormatSchema = literals(CHART_FORMATS);

@@ -117,14 +117,17 @@ export function lifecycleAllowedIn(status: Status, event: LifecycleEventType): b
   return LIFECYCLE_EVENTS[event].from.includes(status);
 }
 
-const label = (s: string) => s.replace(/_/g, ' ');
+/** A word of the chart as people read it: `soft_off` → `soft off`. The one humanise of src/ (the UI gets the results from /api/v1/gating). */
+export function humanize(word: string): string {
+  return word.replace(/_/g, ' ');
+}
 
 export function powerRefusalMessage(status: Status, action: PowerAction): string {
-  const where = statusesAllowingPower(action).map(label).join(', ');
-  return `power ${label(action)} is not allowed while the node is ${label(status)}; it is allowed when the node is ${where}`;
+  const where = statusesAllowingPower(action).map(humanize).join(', ');
+  return `power ${humanize(action)} is not allowed while the node is ${humanize(status)}; it is allowed when the node is ${where}`;
 }
 
 export function lifecycleRefusalMessage(status: Status, event: LifecycleEventType): string {
-  const where = LIFECYCLE_EVENTS[event].from.map(label).join(', ');
-  return `${label(event)} is not allowed while the node is ${label(status)}; it is allowed when the node is ${where}`;
+  const where = LIFECYCLE_EVENTS[event].from.map(humanize).join(', ');
+  return `${humanize(event)} is not allowed while the node is ${humanize(status)}; it is allowed when the node is ${where}`;
 }

@@ -26,15 +26,22 @@ export type Origin = (typeof ORIGINS)[number];
 /** Origins a POWER event may carry; lifecycle ops come from lifecycle events only. */
 export type RequestOrigin = Exclude<Origin, 'lifecycle'>;
 
-export type Observed = 'on' | 'off' | 'unknown' | 'error';
-export type Desired = 'on' | 'off' | null;
+/** What the host last learned of the node's power; `error` when the BMC could not be read. */
+export const OBSERVED_STATES = ['on', 'off', 'unknown', 'error'] as const;
+export type Observed = (typeof OBSERVED_STATES)[number];
+/** The power the node should have; null when nobody asked for any. */
+export const DESIRED_STATES = ['on', 'off'] as const;
+export type Desired = (typeof DESIRED_STATES)[number] | null;
 /** A reading a driver (or a person, for `manual`) can give. */
-export type Reading = 'on' | 'off' | 'unknown';
+export const READINGS = ['on', 'off', 'unknown'] as const satisfies readonly Observed[];
+export type Reading = (typeof READINGS)[number];
 
 /** One driver command. `cycle` is off then on; a soft off that times out may escalate to off. */
-export type Step = 'on' | 'off' | 'soft_off' | 'query';
+export const STEPS = ['on', 'off', 'soft_off', 'query'] as const satisfies readonly PowerAction[];
+export type Step = (typeof STEPS)[number];
 
-export type DriftPolicy = 'adopt' | 'enforce';
+export const DRIFT_POLICIES = ['adopt', 'enforce'] as const;
+export type DriftPolicy = (typeof DRIFT_POLICIES)[number];
 
 export interface NodeSettings {
   driftPolicy: DriftPolicy;
@@ -193,7 +200,13 @@ export interface Refusal {
   allowedIn?: Status[];
 }
 
-export type OpState = 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'refused' | 'coalesced' | 'superseded';
+/** An op not yet finished: what recovery and the CLI's waiting look at. */
+export const OPEN_OP_STATES = ['pending', 'in_flight'] as const;
+/** An op in one of these states never changes again. */
+export const FINAL_OP_STATES = ['succeeded', 'failed', 'refused', 'coalesced', 'superseded'] as const;
+export const OP_STATES = [...OPEN_OP_STATES, ...FINAL_OP_STATES] as const;
+export type OpState = (typeof OP_STATES)[number];
+export type FinalOpState = (typeof FINAL_OP_STATES)[number];
 
 export type NodeEmitted =
   | {

@@ -1,7 +1,7 @@
 /** `switchboard nodes ls|show|add|rm`. */
 import type { NodeView } from '../../actors/types.ts';
 import { DRIVER_NAMES } from '../../drivers/types.ts';
-import { STATUSES } from '../../machines/types.ts';
+import { DRIFT_POLICIES, OBSERVED_STATES, STATUSES } from '../../machines/types.ts';
 import { listOf, oneOf, parseCommand, stringOf, uniqueNodes, COMMON_HELP } from '../args.ts';
 import { contextOf, requireToken } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -11,13 +11,12 @@ import { mapLimit } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { printResults, resultOfReply, type NodeResult } from '../results.ts';
 
-const OBSERVED = ['on', 'off', 'unknown', 'error'] as const;
 const PAGE_SIZE = 1000;
 
 export const NODES_USAGE = `Usage:
-  switchboard nodes ls [--status S[,S...]] [--power on|off|unknown|error]
+  switchboard nodes ls [--status S[,S...]] [--power ${OBSERVED_STATES.join('|')}]
   switchboard nodes show NODE
-  switchboard nodes add NAME --driver DRIVER [--param KEY=VALUE ...] [--bmc KEY] [--drift-policy adopt|enforce]
+  switchboard nodes add NAME --driver DRIVER [--param KEY=VALUE ...] [--bmc KEY] [--drift-policy ${DRIFT_POLICIES.join('|')}]
   switchboard nodes rm NODE...
 
 ls    list nodes by name: status, observed/desired power ("unreadable" when the BMC could
@@ -58,7 +57,7 @@ async function nodesLs(args: readonly string[]): Promise<ExitCode> {
   if (values.help === true) return help();
   if (positionals.length > 0) throw new UsageError(`nodes ls takes no arguments, got "${positionals.join(' ')}"`, NODES_USAGE);
   const statuses = listOf(values, 'status').map((s) => oneOf('--status', s, STATUSES, NODES_USAGE));
-  const powers = listOf(values, 'power').map((p) => oneOf('--power', p, OBSERVED, NODES_USAGE));
+  const powers = listOf(values, 'power').map((p) => oneOf('--power', p, OBSERVED_STATES, NODES_USAGE));
   const ctx = contextOf(values, NODES_USAGE);
   const nodes: NodeView[] = [];
   let cursor: string | null = null;
@@ -245,7 +244,7 @@ async function nodesAdd(args: readonly string[]): Promise<ExitCode> {
   const bmc = stringOf(values, 'bmc');
   if (bmc !== undefined) body.bmc = bmc;
   const drift = stringOf(values, 'drift-policy');
-  if (drift !== undefined) body.driftPolicy = oneOf('--drift-policy', drift, ['adopt', 'enforce'] as const, NODES_USAGE);
+  if (drift !== undefined) body.driftPolicy = oneOf('--drift-policy', drift, DRIFT_POLICIES, NODES_USAGE);
   const ctx = contextOf(values, NODES_USAGE);
   requireToken(ctx, 'admin');
   const node = await ctx.client.post<NodeView>('/api/v1/nodes', body);
