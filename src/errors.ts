@@ -1,49 +1,62 @@
 /**
- * The one error catalogue: every error a client can see has a code here, with its HTTP status.
- * The Fastify error handler maps AppError (and schema/auth errors) through it; 5xx messages are
- * replaced by a generic one so internals never leak.
+ * The one catalogue of error wordings: every error a client can see has a code here with its
+ * default message, and the messages that name a node are worded here too, once. Nothing here
+ * knows HTTP: the HTTP layer maps each code to a status (src/http/error-handler.ts).
  */
-export const ERROR_CATALOGUE = {
-  bad_request: { status: 400, message: 'The request is malformed.' },
-  invalid_params: { status: 400, message: 'The driver params are not valid for this driver.' },
-  unauthorized: { status: 401, message: 'A valid bearer token is required.' },
-  forbidden: { status: 403, message: 'Your token does not have the role this needs.' },
-  not_found: { status: 404, message: 'No such resource.' },
-  node_not_found: { status: 404, message: 'No such node.' },
-  op_not_found: { status: 404, message: 'No such op.' },
-  node_name_taken: { status: 409, message: 'A node with this name exists already.' },
-  not_allowed_in_status: { status: 409, message: 'The node’s status does not allow this.' },
-  slots_full: { status: 409, message: 'The node already has an op in flight and one pending.' },
-  node_busy: { status: 409, message: 'The node has an op in flight or pending.' },
-  node_faulted: { status: 409, message: 'The node’s saved state could not be restored.' },
-  not_confirmable: { status: 409, message: 'Nothing waits for a confirmation on this node.' },
-  last_admin: { status: 409, message: 'This is the last live admin token; create another admin token before revoking it.' },
-  token_not_found: { status: 404, message: 'No such token.' },
-  upgrade_required: { status: 426, message: 'This is a WebSocket endpoint: connect with a WebSocket client.' },
-  payload_too_large: { status: 413, message: 'The request body is too large.' },
-  unsupported_media_type: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
-  rate_limited: { status: 429, message: 'Too many requests.' },
-  internal: { status: 500, message: 'Something went wrong on our side.' },
-  database_unavailable: { status: 503, message: 'The database is unreachable; nothing was changed. Retry shortly.' },
-  shutting_down: { status: 503, message: 'The service is shutting down; retry shortly.' },
+export const ERROR_MESSAGES = {
+  bad_request: 'The request is malformed.',
+  invalid_params: 'The driver params are not valid for this driver.',
+  unauthorized: 'A valid bearer token is required.',
+  forbidden: 'Your token does not have the role this needs.',
+  not_found: 'No such resource.',
+  node_not_found: 'No such node.',
+  op_not_found: 'No such op.',
+  node_name_taken: 'A node with this name exists already.',
+  not_allowed_in_status: 'The node’s status does not allow this.',
+  slots_full: 'The node already has an op in flight and one pending.',
+  node_busy: 'The node has an op in flight or pending.',
+  node_faulted: 'The node’s saved state could not be restored.',
+  not_confirmable: 'Nothing waits for a confirmation on this node.',
+  last_admin: 'This is the last live admin token; create another admin token before revoking it.',
+  token_not_found: 'No such token.',
+  upgrade_required: 'This is a WebSocket endpoint: connect with a WebSocket client.',
+  payload_too_large: 'The request body is too large.',
+  unsupported_media_type: 'Send JSON (Content-Type: application/json).',
+  rate_limited: 'Too many requests.',
+  internal: 'Something went wrong on our side.',
+  database_unavailable: 'The database is unreachable; nothing was changed. Retry shortly.',
+  shutting_down: 'The service is shutting down; retry shortly.',
 } as const;
 
-export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+export type ErrorCode = keyof typeof ERROR_MESSAGES;
+
+export const ERROR_CODES = Object.keys(ERROR_MESSAGES) as ErrorCode[];
 
 export class AppError extends Error {
-  readonly status: number;
   constructor(
     readonly code: ErrorCode,
     message?: string,
     readonly details?: Record<string, unknown>,
     options?: { cause?: unknown },
   ) {
-    super(message ?? ERROR_CATALOGUE[code].message, options);
+    super(message ?? ERROR_MESSAGES[code], options);
     this.name = 'AppError';
-    this.status = ERROR_CATALOGUE[code].status;
   }
 }
 
 export function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
+  return Object.hasOwn(ERROR_MESSAGES, code);
+}
+
+/** A name from a request, short enough to quote in a message. */
+const quoted = (name: string) => `"${name.slice(0, 255)}"`;
+
+/** No live node has this id or name (a path, a bulk request, a stream filter, the host). */
+export function nodeNotFound(ref: string): AppError {
+  return new AppError('node_not_found', `No node with id or name ${quoted(ref)}.`);
+}
+
+/** Another live node has this name. */
+export function nodeNameTaken(name: string): AppError {
+  return new AppError('node_name_taken', `A node named ${quoted(name)} exists already.`);
 }

@@ -1,17 +1,46 @@
 /**
- * The one place errors become replies. Every reply body is `{ error: { code, message, details? } }`
- * with the code from ERROR_CATALOGUE; a 5xx never carries the real error (it is logged instead).
+ * The one place errors become replies, and the one place an error code gets its HTTP status.
+ * Every reply body is `{ error: { code, message, details? } }` with a code of src/errors.ts; a
+ * 5xx never carries the real error (it is logged instead).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import { AppError, ERROR_MESSAGES, type ErrorCode } from '../errors.ts';
 import { InvalidPageRequestError } from '../db/index.ts';
+
+/** The HTTP status of each error code. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  invalid_params: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  node_not_found: 404,
+  op_not_found: 404,
+  token_not_found: 404,
+  node_name_taken: 409,
+  not_allowed_in_status: 409,
+  slots_full: 409,
+  node_busy: 409,
+  node_faulted: 409,
+  not_confirmable: 409,
+  last_admin: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  upgrade_required: 426,
+  rate_limited: 429,
+  internal: 500,
+  database_unavailable: 503,
+  shutting_down: 503,
+};
+
+export const httpStatusOf = (err: AppError): number => HTTP_STATUS[err.code];
 
 export interface ErrorReplyBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: Record<string, unknown>): ErrorReplyBody {
-  const error: ErrorReplyBody['error'] = { code, message: message ?? ERROR_CATALOGUE[code].message };
+  const error: ErrorReplyBody['error'] = { code, message: message ?? ERROR_MESSAGES[code] };
   if (details !== undefined) error.details = details;
   return { error };
 }
@@ -37,24 +66,25 @@ export function toAppError(err: unknown): AppError {
 
 /** Fastify's 4xx messages say what was wrong with the request; keep them short. */
 function cleanClientMessage(message: unknown): string {
-  if (typeof message !== 'string' || message === '') return ERROR_CATALOGUE.bad_request.message;
+  if (typeof message !== 'string' || message === '') return ERROR_MESSAGES.bad_request;
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
-  const status = ERROR_CATALOGUE[err.code].status;
+  const status = httpStatusOf(err);
   // 5xx: the generic catalogue message only.
-  const message = status >= 500 ? ERROR_CATALOGUE[err.code].message : err.message;
+  const message = status >= 500 ? ERROR_MESSAGES[err.code] : err.message;
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(err.code, message, err.details));
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(err);
-    if (appError.status >= 500) {
+    const status = httpStatusOf(appError);
+    if (status >= 500) {
       request.log.error({ err: appError.code === 'internal' ? err : appError }, 'request failed');
     } else {
-      request.log.info({ code: appError.code, status: appError.status }, 'request refused');
+      request.log.info({ code: appError.code, status }, 'request refused');
     }
     return sendError(reply, appError);
   });

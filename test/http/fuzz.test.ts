@@ -8,7 +8,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE } from '../../src/errors.ts';
+import { ERROR_CODES } from '../../src/errors.ts';
+import { HTTP_STATUS } from '../../src/http/error-handler.ts';
 import { startHttpStack, type HttpStack } from '../support/http.ts';
 
 let t: HttpStack;
@@ -111,8 +112,8 @@ describe('fuzz: hostile requests at every route', () => {
         expect(res.statusCode, `${method} ${url} -> ${res.body.slice(0, 200)}`).toBeLessThan(500);
         if (res.statusCode >= 400) {
           const error = (res.json() as { error: { code: string; message: string } }).error;
-          expect(Object.keys(ERROR_CATALOGUE)).toContain(error.code);
-          expect(ERROR_CATALOGUE[error.code as keyof typeof ERROR_CATALOGUE].status).toBe(res.statusCode);
+          expect(ERROR_CODES).toContain(error.code);
+          expect(HTTP_STATUS[error.code as keyof typeof HTTP_STATUS]).toBe(res.statusCode);
           expect(error.message.length).toBeGreaterThan(0);
         }
       }),

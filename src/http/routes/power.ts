@@ -7,10 +7,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Host, LifecycleOutcome, RequestOutcome } from '../../actors/types.ts';
 import type { PowerAction } from '../../machines/types.ts';
 import type { Caller } from '../../actors/types.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, nodeNotFound } from '../../errors.ts';
 import { callerOf } from '../caller.ts';
 import { resolveNode } from '../resolve.ts';
-import { toAppError, errorBody, type ErrorReplyBody } from '../error-handler.ts';
+import { errorBody, httpStatusOf, toAppError, type ErrorReplyBody } from '../error-handler.ts';
 import type { Metrics } from '../metrics.ts';
 import { opView } from '../views.ts';
 import {
@@ -39,22 +39,26 @@ interface BulkItem {
 
 async function requestOne(host: Host, ref: string, action: PowerAction, caller: Caller, metrics: Metrics, log: FastifyBaseLogger): Promise<BulkItem> {
   const node = host.findNode(ref);
-  if (node === undefined) return { node: ref, status: 404, error: errorBody('node_not_found', `No node with id or name "${ref}".`).error };
+  if (node === undefined) {
+    const err = nodeNotFound(ref);
+    return { node: ref, status: httpStatusOf(err), error: errorBody(err.code, err.message).error };
+  }
   try {
     const outcome = await host.requestPower(node.id, action, caller);
     metrics.ops.inc({ action, origin: 'user', result: outcome.result });
     if (outcome.result === 'refused') {
       const err = refusalError(outcome);
-      return { node: ref, nodeId: node.id, status: err.status, error: errorBody(err.code, err.message, err.details).error };
+      return { node: ref, nodeId: node.id, status: httpStatusOf(err), error: errorBody(err.code, err.message, err.details).error };
     }
     const item: BulkItem = { node: ref, nodeId: node.id, status: STATUS_OF[outcome.result] };
     if (outcome.op !== null) item.op = opView(outcome.op);
     return item;
   } catch (cause) {
     const err = toAppError(cause);
-    if (err.status >= 500) log.error({ err: cause, node: node.id }, 'bulk power request failed for one node');
-    const message = err.status >= 500 ? undefined : err.message;
-    return { node: ref, nodeId: node.id, status: err.status, error: errorBody(err.code, message, err.details).error };
+    const status = httpStatusOf(err);
+    if (status >= 500) log.error({ err: cause, node: node.id }, 'bulk power request failed for one node');
+    const message = status >= 500 ? undefined : err.message;
+    return { node: ref, nodeId: node.id, status, error: errorBody(err.code, message, err.details).error };
   }
 }
 

@@ -7,7 +7,7 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Host } from '../../actors/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TokenAuthenticator } from '../auth.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, nodeNotFound } from '../../errors.ts';
 import { StreamClient } from '../stream-client.ts';
 import { errors } from '../schemas.ts';
 
@@ -48,7 +48,7 @@ export function streamRoutes(
         const parts = names.split(',').map((s) => s.trim()).filter((s) => s !== '');
         if (parts.length > 10_000) throw new AppError('bad_request', 'at most 10000 nodes per stream');
         for (const part of parts) {
-          if (deps.host.findNode(part) === undefined) throw new AppError('node_not_found', `No node "${part.slice(0, 255)}".`);
+          if (deps.host.findNode(part) === undefined) throw nodeNotFound(part);
         }
       },
       // After validation, so a bad query is a 400 before it is a 426.
