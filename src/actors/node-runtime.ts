@@ -67,3 +67,27 @@ export function startActor(runtime: NodeRuntime, from: { snapshot: unknown } | {
   actor.start();
   return actor;
 }
+
+/** A runtime for a node row, before its actor exists. */
+export function newRuntime(record: NodeRecord): NodeRuntime {
+  return {
+    id: record.id,
+    record,
+    params: {},
+    driver: null,
+    actor: null,
+    fault: null,
+    emitted: [],
+    stagedSeq: 0,
+    committedSeq: 0,
+    committer: null,
+    committedState: null,
+    running: null,
+    deadlineTimer: null,
+    deadlineAt: null,
+    retryTimer: null,
+    pollTimer: null,
+    healTimer: null,
+    updatedAt: record.updatedAt,
+  };
+}

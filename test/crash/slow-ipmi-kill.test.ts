@@ -331,6 +331,7 @@ describe.skipIf(!peers)(`kill -9 of the service while a slow ipmitool runs [${cr
         `${notStarted.length > 0 ? `; refused by the spawn helper as past their start window: ${notStarted.map((e) => `${e.kind}: "${e.message}"`).join('; ')}` : ''}`,
     );
 
+    expect(notStarted).toEqual([]);
     // No command reached the BMC before the old one's latest end.
     expect(newRuns.length).toBeGreaterThan(0);
     expect(firstPacketMs).toBeGreaterThanOrEqual(latestEnd);

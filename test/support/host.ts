@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createHost, type HostDeps } from '../../src/actors/host.ts';
+import type { HostDeps } from '../../src/actors/host.ts';
+import { createTestableHost } from '../../src/actors/testing.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
 import { createManualDriver } from '../../src/drivers/manual.ts';
@@ -26,7 +27,7 @@ export function buildTestHost(db: Kysely<Database>, options: { fleet?: SimBmcFle
   const fleet = options.fleet ?? new SimBmcFleet();
   const sim = createSimDriver({ fleet });
   const secretKey = options.secretKey ?? testSecretKey();
-  const host = createHost({
+  const host = createTestableHost({
     db,
     config: options.config ?? testConfig(),
     secretKey,
