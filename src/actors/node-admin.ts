@@ -13,7 +13,7 @@ import { deleteNode, insertNode, updateNode, type NodeRecord } from '../db/repos
 import type { Database } from '../db/schema.ts';
 import { timingProblem } from '../drivers/timing.ts';
 import type { DriverName, PowerDriver } from '../drivers/types.ts';
-import { AppError } from '../errors.ts';
+import { AppError, nodeNameTaken, nodeNotFound } from '../errors.ts';
 import { powerPhase } from '../machines/derive.ts';
 import { MACHINE_VERSION } from '../machines/node-machine.ts';
 import { encryptParams, type SecretKey } from '../secrets.ts';
@@ -67,8 +67,6 @@ export function validateParams(driver: PowerDriver, params: Record<string, unkno
   if (timing) throw new AppError('invalid_params', `params for the ${driver.name} driver are not valid: ${timing}`);
 }
 
-const nameTaken = (name: string | undefined) => new AppError('node_name_taken', `a node named "${name}" exists already`);
-
 export class NodeAdmin {
   constructor(private readonly deps: NodeAdminDeps) {}
 
@@ -77,7 +75,7 @@ export class NodeAdmin {
     if (this.deps.stopping()) throw new AppError('shutting_down');
     const driver = driverOrRefuse(this.deps.drivers, input.driver);
     validateParams(driver, input.params);
-    if (nodes.nameTaken(input.name)) throw nameTaken(input.name);
+    if (nodes.nameTaken(input.name)) throw nodeNameTaken(input.name);
     const id = newNodeId();
     const bmc = input.bmc ?? driver.defaultBmc(input.params as never, id);
     const stored = encryptParams(input.params, driver.secretParams, this.deps.secretKey);
@@ -110,7 +108,7 @@ export class NodeAdmin {
       });
     } catch (err) {
       node.actor.stop();
-      if (isUniqueViolation(err, NODE_NAME_CONSTRAINT)) throw nameTaken(input.name);
+      if (isUniqueViolation(err, NODE_NAME_CONSTRAINT)) throw nodeNameTaken(input.name);
       if (err instanceof AppError) throw err;
       throw new AppError('database_unavailable', undefined, undefined, { cause: err });
     }
@@ -136,7 +134,7 @@ export class NodeAdmin {
     const driver = driverOrRefuse(this.deps.drivers, patch.driver ?? (node.record.driver as DriverName));
     const params = patch.params ?? (patch.driver ? {} : node.params);
     if (patch.params !== undefined || patch.driver !== undefined) validateParams(driver, params);
-    if (patch.name !== undefined && patch.name !== node.record.name && nodes.nameTaken(patch.name)) throw nameTaken(patch.name);
+    if (patch.name !== undefined && patch.name !== node.record.name && nodes.nameTaken(patch.name)) throw nodeNameTaken(patch.name);
     let saved: NodeRecord | undefined;
     try {
       saved = await updateNode(db, node.id, {
@@ -148,10 +146,10 @@ export class NodeAdmin {
         ...(patch.softOffEscalate !== undefined ? { softOffEscalate: patch.softOffEscalate } : {}),
       });
     } catch (err) {
-      if (isUniqueViolation(err, NODE_NAME_CONSTRAINT)) throw nameTaken(patch.name);
+      if (isUniqueViolation(err, NODE_NAME_CONSTRAINT)) throw nodeNameTaken(patch.name!);
       throw new AppError('database_unavailable', undefined, undefined, { cause: err });
     }
-    if (!saved) throw new AppError('node_not_found');
+    if (!saved) throw nodeNotFound(idOrName);
     nodes.rename(node, node.record.name, saved.name);
     node.record = saved;
     node.driver = driver;

@@ -1,5 +1,5 @@
 /** The host's nodes, by id and by name: lookup, and the one wording of "no such node". */
-import { AppError } from '../errors.ts';
+import { nodeNotFound } from '../errors.ts';
 import type { NodeRuntime } from './node-runtime.ts';
 
 export class NodeTable {
@@ -26,7 +26,7 @@ export class NodeTable {
   /** By id or by name, or node_not_found. */
   lookup(idOrName: string): NodeRuntime {
     const node = this.find(idOrName);
-    if (!node) throw new AppError('node_not_found', `no node has the id or name "${idOrName}"`);
+    if (!node) throw nodeNotFound(idOrName);
     return node;
   }
 
