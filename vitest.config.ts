@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    // bin/switchboard.js runs the built dist/ by default; the tests run the TypeScript as it is
+    // now. test/cli/dist.test.ts clears it to run the built bin.
+    env: { RUN_SWITCHBOARD_FROM_SOURCE: '1' },
   },
 });
