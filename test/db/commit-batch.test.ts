@@ -1,13 +1,13 @@
 import type { KyselyPlugin } from 'kysely';
 import { beforeEach, expect, it } from 'vitest';
 import { commitBatch, StaleSnapshotError, type CommitBatch } from '../../src/db/commit-batch.ts';
-import { inTransaction } from '../../src/db/executor.ts';
+import { inTransaction, type Executor } from '../../src/db/executor.ts';
 import { listEventsByNode } from '../../src/db/repositories/events.ts';
-import { countNodes, insertNode } from '../../src/db/repositories/nodes.ts';
-import { getOp, insertOps } from '../../src/db/repositories/ops.ts';
+import { insertNode } from '../../src/db/repositories/nodes.ts';
+import { getOp } from '../../src/db/repositories/ops.ts';
 import { getSnapshot, upsertSnapshots } from '../../src/db/repositories/snapshots.ts';
 import { describeEachBackend, truncateAll } from '../support/database.ts';
-import { newNode, opFor, seedNodes, snapshotFor } from './fixtures.ts';
+import { countLiveNodes, newNode, opFor, seedNodes, snapshotFor, writeOps } from './fixtures.ts';
 
 /** Counts the statements Kysely sends (BEGIN/COMMIT are not statements it compiles). */
 function statementCounter(): { plugin: KyselyPlugin; count: () => number } {
@@ -24,7 +24,7 @@ function statementCounter(): { plugin: KyselyPlugin; count: () => number } {
   };
 }
 
-async function rowCounts(db: Parameters<typeof countNodes>[0]) {
+async function rowCounts(db: Executor) {
   const count = async (table: 'node_snapshots' | 'power_ops' | 'node_events') =>
     Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   return { snapshots: await count('node_snapshots'), ops: await count('power_ops'), events: await count('node_events') };
@@ -38,7 +38,7 @@ describeEachBackend('commitBatch', (t) => {
   it('writes snapshots, new and changed ops, and events of many nodes in one statement', async () => {
     const nodes = await seedNodes(t.db, 50);
     await upsertSnapshots(t.db, nodes.map((n) => snapshotFor(n.id, 1)));
-    await insertOps(t.db, [opFor(nodes[0]!.id, { id: 'old-op' })]);
+    await writeOps(t.db, [opFor(nodes[0]!.id, { id: 'old-op' })]);
     const at = new Date('2025-01-01T00:00:05.000Z');
     const batch: CommitBatch = {
       snapshots: nodes.map((n) => snapshotFor(n.id, 2, { status: 'deployed', observed: 'on', desired: 'on' })),
@@ -110,7 +110,7 @@ describeEachBackend('commitBatch', (t) => {
       await commitBatch(trx, { snapshots: [snapshotFor(node.id, 1)], ops: [], events: [{ nodeId: node.id, at: new Date(), kind: 'created' }] });
       throw new Error('later step failed');
     })).rejects.toThrow('later step failed');
-    expect(await countNodes(t.db)).toBe(0);
+    expect(await countLiveNodes(t.db)).toBe(0);
     expect(await rowCounts(t.db)).toEqual({ snapshots: 0, ops: 0, events: 0 });
   });
 

@@ -7,9 +7,9 @@ import { DatabaseOpenError, openDatabase, redactUrl } from '../../src/db/connect
 import { DataDirLockedError } from '../../src/db/datadir-lock.ts';
 import { migrations } from '../../db/migrations/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
-import { getNodeByName, insertNode } from '../../src/db/repositories/nodes.ts';
+import { insertNode } from '../../src/db/repositories/nodes.ts';
 import { describeEachBackend } from '../support/database.ts';
-import { newNode } from './fixtures.ts';
+import { newNode, nodeByName } from './fixtures.ts';
 
 describe('embedded PGlite in a data directory', () => {
   let dir: string;
@@ -31,7 +31,7 @@ describe('embedded PGlite in a data directory', () => {
     const second = await openDatabase({ dataDir });
     try {
       expect((await migrateToLatest(second.db)).applied).toEqual([]);
-      const node = await getNodeByName(second.db, 'survivor');
+      const node = await nodeByName(second.db, 'survivor');
       expect(node?.params).toEqual({ host: '10.0.0.1' });
     } finally {
       await second.close();

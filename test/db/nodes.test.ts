@@ -3,11 +3,11 @@ import { commitBatch } from '../../src/db/commit-batch.ts';
 import { isUniqueViolation, NODE_NAME_CONSTRAINT } from '../../src/db/errors.ts';
 import { InvalidPageRequestError } from '../../src/db/paging.ts';
 import {
-  countNodes, deleteNode, getNodeById, getNodeByName, insertNode, listNodes, updateNode, type NodeListItem,
+  deleteNode, insertNode, listNodes, updateNode, type NodeListItem,
 } from '../../src/db/repositories/nodes.ts';
 import { getSnapshot } from '../../src/db/repositories/snapshots.ts';
 import { describeEachBackend, truncateAll } from '../support/database.ts';
-import { newNode, seedNodes, snapshotFor } from './fixtures.ts';
+import { countLiveNodes, newNode, nodeById, nodeByName, seedNodes, snapshotFor } from './fixtures.ts';
 
 describeEachBackend('nodes repository', (t) => {
   beforeEach(async () => {
@@ -21,10 +21,10 @@ describeEachBackend('nodes repository', (t) => {
       params: { user: 'admin', password: { enc: 'x' } },
     });
     expect(inserted.createdAt).toBeInstanceOf(Date);
-    expect(await getNodeById(t.db, 'n1')).toEqual(inserted);
-    expect(await getNodeByName(t.db, 'rack1-u01')).toEqual(inserted);
-    expect(await getNodeById(t.db, 'missing')).toBeUndefined();
-    expect(await getNodeByName(t.db, 'missing')).toBeUndefined();
+    expect(await nodeById(t.db, 'n1')).toEqual(inserted);
+    expect(await nodeByName(t.db, 'rack1-u01')).toEqual(inserted);
+    expect(await nodeById(t.db, 'missing')).toBeUndefined();
+    expect(await nodeByName(t.db, 'missing')).toBeUndefined();
   });
 
   it('refuses a taken name with a recognisable unique violation', async () => {
@@ -34,7 +34,7 @@ describeEachBackend('nodes repository', (t) => {
     expect(isUniqueViolation(err, NODE_NAME_CONSTRAINT)).toBe(true);
     expect(isUniqueViolation(err, 'some_other_index')).toBe(false);
     expect(isUniqueViolation(new Error('plain'))).toBe(false);
-    expect(await countNodes(t.db)).toBe(1);
+    expect(await countLiveNodes(t.db)).toBe(1);
   });
 
   it('refuses params that are not an object and an unknown drift policy', async () => {
@@ -61,14 +61,14 @@ describeEachBackend('nodes repository', (t) => {
     });
     expect(await deleteNode(t.db, 'd1')).toBe(true);
     expect(await deleteNode(t.db, 'd1')).toBe(false);
-    expect(await getNodeById(t.db, 'd1')).toBeUndefined();
-    expect((await getNodeById(t.db, 'd1', { includeDeleted: true }))?.deletedAt).toBeInstanceOf(Date);
+    expect(await nodeById(t.db, 'd1')).toBeUndefined();
+    expect((await nodeById(t.db, 'd1', { includeDeleted: true }))?.deletedAt).toBeInstanceOf(Date);
     expect(await getSnapshot(t.db, 'd1')).toBeUndefined();
     expect(await t.db.selectFrom('node_events').select('kind').where('node_id', '=', 'd1').execute()).toEqual([{ kind: 'created' }]);
     expect(await updateNode(t.db, 'd1', { name: 'zombie' })).toBeUndefined();
     const reborn = await insertNode(t.db, newNode({ name: 'gone' }));
     expect(reborn.id).not.toBe('d1');
-    expect(await countNodes(t.db)).toBe(1);
+    expect(await countLiveNodes(t.db)).toBe(1);
   });
 
   it('pages through all nodes in name order without gaps or repeats', async () => {

@@ -1,18 +1,9 @@
 /** The `meta` table: small facts about the installation (e.g. the secret key's fingerprint). */
-import { sql } from 'kysely';
 import { toJson, type Executor } from '../executor.ts';
 
 export async function getMeta(db: Executor, key: string): Promise<unknown> {
   const row = await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
   return row?.value;
-}
-
-export async function setMeta(db: Executor, key: string, value: unknown): Promise<void> {
-  await db
-    .insertInto('meta')
-    .values({ key, value: toJson(value) })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: (eb) => eb.ref('excluded.value'), updated_at: sql<Date>`now()` }))
-    .execute();
 }
 
 /** Sets the value only if the key is absent; returns the value now stored. */

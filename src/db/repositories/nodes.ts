@@ -82,18 +82,6 @@ export async function insertNode(db: Executor, node: NewNode): Promise<NodeRecor
   return toNodeRecord(row);
 }
 
-export async function getNodeById(db: Executor, id: string, options: { includeDeleted?: boolean } = {}): Promise<NodeRecord | undefined> {
-  let query = db.selectFrom('nodes').selectAll().where('id', '=', id);
-  if (options.includeDeleted !== true) query = query.where('deleted_at', 'is', null);
-  const row = await query.executeTakeFirst();
-  return row === undefined ? undefined : toNodeRecord(row);
-}
-
-export async function getNodeByName(db: Executor, name: string): Promise<NodeRecord | undefined> {
-  const row = await db.selectFrom('nodes').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
-  return row === undefined ? undefined : toNodeRecord(row);
-}
-
 /** Returns the updated node, or undefined when there is no live node with that id. */
 export async function updateNode(db: Executor, id: string, patch: NodePatch): Promise<NodeRecord | undefined> {
   const row = await db
@@ -128,11 +116,6 @@ export async function deleteNode(db: Executor, id: string): Promise<boolean> {
     await trx.deleteFrom('node_snapshots').where('node_id', '=', id).execute();
     return true;
   });
-}
-
-export async function countNodes(db: Executor): Promise<number> {
-  const row = await db.selectFrom('nodes').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
-  return Number(row.n);
 }
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
