@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENTS, POWER_GATE } from '../../src/machines/gating.ts';
+import { POWER_ACTIONS, STATUSES } from '../../src/machines/types.ts';
 import { startHttpStack, type HttpStack } from '../support/http.ts';
 
 let t: HttpStack;
@@ -74,6 +75,17 @@ describe('statechart and gating', () => {
     expect(table.power.deployed).toEqual([...POWER_GATE.deployed, 'query']);
     expect(table.power.commissioning).toEqual(['query']);
     expect(table.lifecycle.release.from).toEqual(LIFECYCLE_EVENTS.release.from);
+  });
+
+  it('serves the chart\'s words the UI shows: statuses, actions with labels, transitional statuses, event labels', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/gating', headers: t.auth('viewer') });
+    const table = res.json();
+    expect(table.statuses).toEqual([...STATUSES]);
+    expect(table.powerActions).toEqual([...POWER_ACTIONS]);
+    expect(table.actionLabels).toEqual({ on: 'On', off: 'Off', soft_off: 'Soft off', cycle: 'Cycle', query: 'Query' });
+    expect(table.transitional).toEqual(['commissioning', 'deploying', 'releasing', 'entering_rescue', 'exiting_rescue']);
+    expect(table.labels.failed_commissioning).toBe('failed commissioning');
+    expect(table.lifecycle.mark_broken).toMatchObject({ label: 'mark broken', summary: LIFECYCLE_EVENTS.mark_broken.summary });
   });
 });
 

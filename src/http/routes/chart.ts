@@ -2,20 +2,35 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CHART_CONTENT_TYPES, renderChart } from '../../chart/index.ts';
-import { LIFECYCLE_EVENTS, POWER_GATE } from '../../machines/gating.ts';
-import { POWER_ACTIONS, STATUSES } from '../../machines/types.ts';
+import { LIFECYCLE_EVENTS, LIFECYCLE_EVENT_TYPES, POWER_GATE, humanize, isTransitional } from '../../machines/gating.ts';
+import { OBSERVED_STATES, OP_STATES, ORIGINS, POWER_ACTIONS, STATUSES, STEPS, type PowerAction } from '../../machines/types.ts';
 import { ChartFormatSchema, errors } from '../schemas.ts';
 
-/** Status → user power ops it permits (`query` always), and each lifecycle event's rule. */
+/** A power action as a button says it: `soft_off` → `Soft off`. */
+const actionLabel = (action: PowerAction) => {
+  const words = humanize(action);
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};
+
+/**
+ * The chart's vocabulary and the gating table, as data: status → user power ops it permits
+ * (`query` always), each lifecycle event's rule, and the words people read for each (the UI
+ * takes its lists and labels from here, so it restates none of them).
+ */
 export function gatingTable() {
+  const words = [...STATUSES, ...POWER_ACTIONS, ...STEPS, ...LIFECYCLE_EVENT_TYPES, ...ORIGINS, ...OP_STATES, ...OBSERVED_STATES];
   return {
     statuses: [...STATUSES],
     powerActions: [...POWER_ACTIONS],
+    actionLabels: Object.fromEntries(POWER_ACTIONS.map((a) => [a, actionLabel(a)])),
+    /** Statuses that wait on the power op they requested. */
+    transitional: STATUSES.filter(isTransitional),
+    labels: Object.fromEntries(words.map((w) => [w, humanize(w)])),
     power: Object.fromEntries(STATUSES.map((s) => [s, [...POWER_GATE[s], 'query']])),
     lifecycle: Object.fromEntries(
       Object.entries(LIFECYCLE_EVENTS).map(([event, rule]) => [
         event,
-        { from: [...rule.from], to: rule.to, power: rule.power ?? null, operator: rule.operator, summary: rule.summary },
+        { from: [...rule.from], to: rule.to, power: rule.power ?? null, operator: rule.operator, label: humanize(event), summary: rule.summary },
       ]),
     ),
   };
@@ -24,6 +39,9 @@ export function gatingTable() {
 const GatingSchema = Type.Object({
   statuses: Type.Array(Type.String()),
   powerActions: Type.Array(Type.String()),
+  actionLabels: Type.Record(Type.String(), Type.String()),
+  transitional: Type.Array(Type.String()),
+  labels: Type.Record(Type.String(), Type.String()),
   power: Type.Record(Type.String(), Type.Array(Type.String())),
   lifecycle: Type.Record(
     Type.String(),
@@ -32,6 +50,7 @@ const GatingSchema = Type.Object({
       to: Type.String(),
       power: Type.Union([Type.String(), Type.Null()]),
       operator: Type.Boolean(),
+      label: Type.String(),
       summary: Type.String(),
     }),
   ),

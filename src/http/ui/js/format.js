@@ -1,13 +1,30 @@
 /** Words and times as operators read them. */
-export const ACTION_LABEL = { on: 'On', off: 'Off', soft_off: 'Soft off', cycle: 'Cycle', query: 'Query' };
-export const POWER_ACTIONS = ['on', 'off', 'soft_off', 'cycle', 'query'];
-export const STATUSES = [
-  'new', 'commissioning', 'failed_commissioning', 'ready', 'allocated', 'deploying', 'failed_deployment', 'deployed',
-  'releasing', 'failed_releasing', 'entering_rescue', 'rescue', 'exiting_rescue', 'broken',
-];
-export const TRANSITIONAL = new Set(['commissioning', 'deploying', 'releasing', 'entering_rescue', 'exiting_rescue']);
 
-export const words = (s) => String(s).replaceAll('_', ' ');
+/*
+ * The chart's vocabulary: lists and labels come from GET /api/v1/gating (generated from
+ * src/machines), filled in by useVocabulary() before the first view renders (main.js). The
+ * UI restates none of them; they are empty until the API answered.
+ */
+export const POWER_ACTIONS = [];
+export const STATUSES = [];
+/** Statuses that wait on the power op they requested. */
+export const TRANSITIONAL = new Set();
+/** Power action → button label ("Soft off"). */
+export const ACTION_LABEL = {};
+const LABELS = {};
+
+export function useVocabulary(g) {
+  POWER_ACTIONS.splice(0, POWER_ACTIONS.length, ...g.powerActions);
+  STATUSES.splice(0, STATUSES.length, ...g.statuses);
+  TRANSITIONAL.clear();
+  for (const s of g.transitional) TRANSITIONAL.add(s);
+  Object.assign(ACTION_LABEL, g.actionLabels);
+  Object.assign(LABELS, g.labels);
+  for (const [event, rule] of Object.entries(g.lifecycle)) LABELS[event] = rule.label;
+}
+
+/** A word as people read it: the API's label for the chart's words, else the same rule (underscores to spaces). */
+export const words = (s) => LABELS[s] ?? String(s).replaceAll('_', ' ');
 
 export function actionWords(action) {
   return ACTION_LABEL[action]?.toLowerCase() ?? words(action);

@@ -1,4 +1,4 @@
-/** The gating table from the API (which lifecycle events operators send), fetched once. */
+/** The gating table and the chart's vocabulary from the API, fetched once (again after a failure). */
 import { api } from './api.js';
 
 let cached = null;

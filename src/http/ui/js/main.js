@@ -2,9 +2,12 @@
 /** Entry: the header (connection state, token), the hash router, and the stream. */
 import { mountChart } from './chart-view.js';
 import { mountFleet } from './fleet-view.js';
+import { useVocabulary } from './format.js';
+import { gating } from './gating.js';
 import { mountNode } from './node-view.js';
 import { connect, onStreamState } from './stream.js';
 import { mountTokenControl } from './token-panel.js';
+import { token } from './token.js';
 
 const main = document.getElementById('view');
 const conn = document.getElementById('conn');
@@ -33,7 +36,28 @@ onStreamState((state) => {
     : `Live updates are paused (${state.text.toLowerCase()}). What you see may be out of date.`;
 });
 
+/**
+ * The views need the chart's words (statuses, actions, labels) from /api/v1/gating. Until the
+ * API gave them (no server yet, or a token needed to read) the views render without them; the
+ * words are asked for again when the token changes or a little later, and the view re-renders.
+ */
+function start() {
+  gating().then((g) => {
+    useVocabulary(g);
+    route();
+  }, () => {
+    if (current === null) route();
+    const retry = setTimeout(again, 3000);
+    const stop = token.onChange(again);
+    function again() {
+      clearTimeout(retry);
+      stop();
+      start();
+    }
+  });
+}
+
 mountTokenControl(document.getElementById('token-slot'));
 window.addEventListener('hashchange', route);
-route();
+start();
 connect();
