@@ -9,14 +9,10 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 import type { Desired, DriftPolicy, Observed, OpState, Origin, PowerAction } from '../machines/types.ts';
 
 /*
- * The chart's words are the columns' words: these are the chart's types (src/machines/types.ts),
- * under the names the persistence layer has always used. The CHECK constraints of
- * db/migrations/0001 hold the same lists (a migration, once landed, is never edited).
+ * The chart's words are the columns' words: the column types are the chart's types
+ * (src/machines/types.ts). The CHECK constraints of db/migrations/0001 hold the same lists
+ * (a landed migration is never edited).
  */
-export type { DriftPolicy, OpState, PowerAction };
-export type OpOrigin = Origin;
-export type ObservedPower = Observed;
-export type DesiredPower = Desired;
 
 /** Who an API token is: the role decides what it may do (src/http/auth.ts). */
 export const TOKEN_ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -52,8 +48,8 @@ export interface NodeSnapshotsTable {
   snapshot: Json<unknown>;
   /** Denormalised from the snapshot for filtering and listing. */
   status: string;
-  observed: ObservedPower;
-  desired: DesiredPower;
+  observed: Observed;
+  desired: Desired;
   updated_at: TimestampDefaultNow;
 }
 
@@ -61,7 +57,7 @@ export interface PowerOpsTable {
   id: string;
   node_id: string;
   action: PowerAction;
-  origin: OpOrigin;
+  origin: Origin;
   requested_by: string | null;
   state: OpState;
   error: string | null;
@@ -76,7 +72,7 @@ export interface NodeEventsTable {
   node_id: string;
   at: Timestamp;
   kind: string;
-  origin: OpOrigin | null;
+  origin: Origin | null;
   /** Who caused it: the API caller (token name) for API requests, else null. */
   actor: string | null;
   op_id: string | null;

@@ -5,14 +5,15 @@
 import { callCommitFunction, EMPTY_PAYLOAD } from '../commit-function.ts';
 import { toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
-import type { EventDbRow, OpOrigin } from '../schema.ts';
+import type { Origin } from '../../machines/types.ts';
+import type { EventDbRow } from '../schema.ts';
 
 export interface EventRecord {
   readonly id: number;
   readonly nodeId: string;
   readonly at: Date;
   readonly kind: string;
-  readonly origin: OpOrigin | null;
+  readonly origin: Origin | null;
   /** Who caused it (the API caller), when a person or token did. */
   readonly actor: string | null;
   readonly opId: string | null;
@@ -23,7 +24,7 @@ export interface NewEvent {
   readonly nodeId: string;
   readonly at: Date;
   readonly kind: string;
-  readonly origin?: OpOrigin | null;
+  readonly origin?: Origin | null;
   readonly actor?: string | null;
   readonly opId?: string | null;
   readonly detail?: Record<string, unknown>;

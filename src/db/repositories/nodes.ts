@@ -5,7 +5,8 @@
 import { sql } from 'kysely';
 import { inTransaction, toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
-import type { DesiredPower, DriftPolicy, NodeRow, ObservedPower } from '../schema.ts';
+import type { Desired, DriftPolicy, Observed } from '../../machines/types.ts';
+import type { NodeRow } from '../schema.ts';
 
 export interface NodeRecord {
   readonly id: string;
@@ -35,12 +36,12 @@ export type NodePatch = Partial<Pick<NodeRecord, 'name' | 'driver' | 'bmc' | 'pa
 
 /** A node with the state columns of its snapshot (null before its first snapshot). */
 export interface NodeListItem extends NodeRecord {
-  readonly state: { readonly status: string; readonly observed: ObservedPower; readonly desired: DesiredPower; readonly seq: number } | null;
+  readonly state: { readonly status: string; readonly observed: Observed; readonly desired: Desired; readonly seq: number } | null;
 }
 
 export interface ListNodesOptions {
   readonly status?: string | readonly string[];
-  readonly observed?: ObservedPower | readonly ObservedPower[];
+  readonly observed?: Observed | readonly Observed[];
   readonly bmc?: string;
   readonly driver?: string;
   /** Name prefix (case-sensitive). */

@@ -5,13 +5,14 @@
  */
 import { epochMs, toJson, type Executor } from '../executor.ts';
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from '../paging.ts';
-import type { OpDbRow, OpOrigin, OpState, PowerAction } from '../schema.ts';
+import type { OpState, Origin, PowerAction } from '../../machines/types.ts';
+import type { OpDbRow } from '../schema.ts';
 
 export interface OpRecord {
   readonly id: string;
   readonly nodeId: string;
   readonly action: PowerAction;
-  readonly origin: OpOrigin;
+  readonly origin: Origin;
   readonly requestedBy: string | null;
   readonly state: OpState;
   readonly error: string | null;
@@ -26,7 +27,7 @@ export interface OpWrite {
   readonly id: string;
   readonly nodeId: string;
   readonly action: PowerAction;
-  readonly origin: OpOrigin;
+  readonly origin: Origin;
   readonly requestedBy?: string | null;
   readonly state: OpState;
   readonly error?: string | null;

@@ -5,7 +5,8 @@
  */
 import { callCommitFunction, EMPTY_PAYLOAD, latestPerNode, StaleSnapshotError } from '../commit-function.ts';
 import { epochMs, toJson, type Executor } from '../executor.ts';
-import type { DesiredPower, ObservedPower, SnapshotDbRow } from '../schema.ts';
+import type { Desired, Observed } from '../../machines/types.ts';
+import type { SnapshotDbRow } from '../schema.ts';
 
 export interface SnapshotRecord {
   readonly nodeId: string;
@@ -14,8 +15,8 @@ export interface SnapshotRecord {
   /** The actor's persisted snapshot, parsed. */
   readonly snapshot: unknown;
   readonly status: string;
-  readonly observed: ObservedPower;
-  readonly desired: DesiredPower;
+  readonly observed: Observed;
+  readonly desired: Desired;
   readonly updatedAt: Date;
 }
 
@@ -26,8 +27,8 @@ export interface SnapshotWrite {
   readonly seq: number;
   readonly snapshot: unknown;
   readonly status: string;
-  readonly observed: ObservedPower;
-  readonly desired: DesiredPower;
+  readonly observed: Observed;
+  readonly desired: Desired;
   readonly updatedAt?: Date;
 }
 
