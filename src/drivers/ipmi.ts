@@ -15,7 +15,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
-import { resolveTiming, TimingParamsSchema, type Timing } from './timing.ts';
+import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -50,6 +50,7 @@ export const IpmiParamsSchema = Type.Object(
     cipher: Type.Optional(Type.Union(IPMI_CIPHER_SUITES.map((c) => Type.Literal(c)), { default: 3, description: CIPHER_DESCRIPTION })),
     privilege: Type.Optional(Type.Union(IPMI_PRIVILEGES.map((p) => Type.Literal(p)))),
     timing: Type.Optional(TimingParamsSchema),
+    retry: Type.Optional(RetryParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -99,15 +100,14 @@ export const IPMI_TIMING: Timing = {
   commandBudgetMs: 90_000,
   settleMs: 15_000,
   stepTimeoutMs: 240_000,
-  attempts: 3,
+  attempts: DEFAULT_ATTEMPTS,
   minIntervalMs: 1_000,
 };
 
 const capabilitiesOf = (params: IpmiParams): DriverCapabilities => ({
   softOff: true,
   queryable: true,
-  timing: resolveTiming(IPMI_TIMING, params.timing),
-  reportsStateOnAck: false,
+  ...resolveLimits(IPMI_TIMING, params),
 });
 
 export type ChassisVerb = 'on' | 'off' | 'soft' | 'status';

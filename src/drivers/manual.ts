@@ -8,6 +8,7 @@
  * that forgets the capability fails loudly instead of inventing a state.
  */
 import { Type } from '@sinclair/typebox';
+import { resolveLimits } from './timing.ts';
 import { DriverError, abortError, type DriverCapabilities, type PowerDriver, type StepAck } from './types.ts';
 
 export interface ManualParams {
@@ -28,16 +29,11 @@ const paramsSchema = Type.Object(
 const CAPABILITIES: DriverCapabilities = {
   softOff: true,
   queryable: false,
-  timing: {
-    requestTimeoutMs: 1_000,
-    commandBudgetMs: 1_000,
-    settleMs: 0,
-    // A person has to walk to the machine.
-    stepTimeoutMs: 3_600_000,
-    attempts: 1,
-    minIntervalMs: 0,
-  },
-  reportsStateOnAck: false,
+  // A person has to walk to the machine; one who confirmed the wrong state is not asked again.
+  ...resolveLimits(
+    { requestTimeoutMs: 1_000, commandBudgetMs: 1_000, settleMs: 0, stepTimeoutMs: 3_600_000, attempts: 1, minIntervalMs: 0 },
+    {},
+  ),
 };
 
 /** The instruction is shown by the host; the driver only refuses when already aborted. */

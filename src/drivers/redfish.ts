@@ -16,7 +16,7 @@
  * (a BMC that needs no authentication).
  */
 import { Type } from '@sinclair/typebox';
-import { resolveTiming, TimingParamsSchema, type Timing, type TimingParams } from './timing.ts';
+import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type RetryParams, type Timing, type TimingParams } from './timing.ts';
 import { createHttpClient, errorForStatus, parseJson, type HttpClient, type HttpResponse, urlOrigin } from './http-client.ts';
 import {
   DriverError,
@@ -42,6 +42,7 @@ export interface RedfishParams {
   /** With auth 'session': use basic auth when the BMC has no session service (login answers 404/405/501). */
   sessionFallbackToBasic?: boolean;
   timing?: TimingParams;
+  retry?: RetryParams;
 }
 
 export interface RedfishDriverDeps {
@@ -63,6 +64,7 @@ const paramsSchema = Type.Object(
       Type.Boolean({ default: false, description: 'With auth "session": use basic auth when the BMC has no session service' }),
     ),
     timing: Type.Optional(TimingParamsSchema),
+    retry: Type.Optional(RetryParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -76,7 +78,7 @@ export const REDFISH_TIMING: Timing = {
   commandBudgetMs: 90_000,
   settleMs: 30_000,
   stepTimeoutMs: 180_000,
-  attempts: 3,
+  attempts: DEFAULT_ATTEMPTS,
   minIntervalMs: 0,
 };
 
@@ -85,8 +87,7 @@ const requestTimeoutOf = (params: RedfishParams): number => resolveTiming(REDFIS
 const capabilitiesOf = (params: RedfishParams): DriverCapabilities => ({
   softOff: true,
   queryable: true,
-  timing: resolveTiming(REDFISH_TIMING, params.timing),
-  reportsStateOnAck: false,
+  ...resolveLimits(REDFISH_TIMING, params),
 });
 
 type Step = 'on' | 'off' | 'softOff';

@@ -4,6 +4,7 @@
  * driver object serves the whole fleet. `cycle` is composed by the chart from off + on.
  */
 import type { TObject } from '@sinclair/typebox';
+import type { RetryPolicy } from '../machines/retry.ts';
 import type { Timing } from './timing.ts';
 
 export const DRIVER_NAMES = ['sim', 'ipmi', 'redfish', 'virsh', 'webhook', 'manual'] as const;
@@ -19,8 +20,11 @@ export interface DriverCapabilities {
   readonly queryable: boolean;
   /** The driver's timing defaults with the node's `timing` overrides on top (see timing.ts). */
   readonly timing: Timing;
-  /** The reply to a step carries the resulting state, so verification may skip the query. */
-  readonly reportsStateOnAck: boolean;
+  /**
+   * The node's retry policy: attempts from `timing`, delays from the driver's defaults with the
+   * node's `retry` overrides on top (src/machines/retry.ts; built by `resolveLimits` in timing.ts).
+   */
+  readonly retry: RetryPolicy;
 }
 
 export interface DriverTarget<P = Record<string, unknown>> {

@@ -7,7 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
-import { resolveTiming, TimingParamsSchema, type Timing } from './timing.ts';
+import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -24,6 +24,7 @@ export const VirshParamsSchema = Type.Object(
     uri: Type.String({ minLength: 3, maxLength: 1024, pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\x00-\\x1f]*$' }),
     domain: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^-\\x00-\\x1f/][^\\x00-\\x1f/]*$' }),
     timing: Type.Optional(TimingParamsSchema),
+    retry: Type.Optional(RetryParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -46,7 +47,7 @@ export const VIRSH_TIMING: Timing = {
   settleMs: 10_000,
   // A guest's ACPI shutdown can take a while; the step includes waiting for "shut off".
   stepTimeoutMs: 60_000,
-  attempts: 3,
+  attempts: DEFAULT_ATTEMPTS,
   // libvirt serialises jobs on a domain itself.
   minIntervalMs: 0,
 };
@@ -54,8 +55,7 @@ export const VIRSH_TIMING: Timing = {
 const capabilitiesOf = (params: VirshParams): DriverCapabilities => ({
   softOff: true,
   queryable: true,
-  timing: resolveTiming(VIRSH_TIMING, params.timing),
-  reportsStateOnAck: false,
+  ...resolveLimits(VIRSH_TIMING, params),
 });
 
 type VirshVerb = 'start' | 'destroy' | 'shutdown' | 'domstate';

@@ -9,7 +9,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { createHttpClient, errorForStatus, type HttpClient, urlOrigin } from './http-client.ts';
-import { resolveTiming, TimingParamsSchema, type Timing, type TimingParams } from './timing.ts';
+import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type RetryParams, type Timing, type TimingParams } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -37,6 +37,7 @@ export interface WebhookParams {
   /** Accept a self-signed TLS certificate. */
   insecure?: boolean;
   timing?: TimingParams;
+  retry?: RetryParams;
 }
 
 /** A webhook usually fronts a PDU or a script; it may apply a change after it answered. */
@@ -45,7 +46,7 @@ export const WEBHOOK_TIMING: Timing = {
   commandBudgetMs: 30_000,
   settleMs: 15_000,
   stepTimeoutMs: 90_000,
-  attempts: 3,
+  attempts: DEFAULT_ATTEMPTS,
   minIntervalMs: 0,
 };
 
@@ -70,6 +71,7 @@ const paramsSchema = Type.Object(
     method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('GET')])),
     insecure: Type.Optional(Type.Boolean()),
     timing: Type.Optional(TimingParamsSchema),
+    retry: Type.Optional(RetryParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -112,8 +114,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
     capabilities: (params): DriverCapabilities => ({
       softOff: params.softOffUrl !== undefined,
       queryable: params.queryUrl !== undefined,
-      timing: resolveTiming(WEBHOOK_TIMING, params.timing),
-      reportsStateOnAck: false,
+      ...resolveLimits(WEBHOOK_TIMING, params),
     }),
     defaultBmc: (params) => urlOrigin(params.onUrl),
     powerOn: (target, signal) => command(target, 'onUrl', signal),

@@ -41,6 +41,7 @@ import {
   stampCommand,
   stepTarget,
 } from './ops.ts';
+import { attemptsLeft, DEFAULT_RETRY_POLICY } from './retry.ts';
 import {
   STATUSES,
   type LifecycleEventType,
@@ -60,13 +61,11 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   driftPolicy: 'adopt',
   softOffEscalate: true,
   queryable: true,
-  maxAttempts: 3,
+  retry: DEFAULT_RETRY_POLICY,
   stepTimeoutMs: 30_000,
   commandBudgetMs: 30_000,
   settleMs: 0,
   softOffTimeoutMs: 300_000,
-  retryBaseMs: 2_000,
-  retryMaxMs: 60_000,
 };
 
 export function initialContext(input: NodeInput | undefined): NodeContext {
@@ -155,7 +154,7 @@ const machineSetup = setup({
     escalates: ({ context }) => context.settings.softOffEscalate,
     canRetry: ({ context }) => {
       const op = context.inFlight;
-      return op !== null && (op.failure?.retryable ?? true) && op.attempt < context.settings.maxAttempts;
+      return op !== null && (op.failure?.retryable ?? true) && attemptsLeft(context.settings.retry, op.attempt);
     },
     trackedIs: ({ context }, params: { result: 'succeeded' | 'failed'; needsOff?: boolean }) =>
       context.tracked?.result === params.result && (!params.needsOff || context.observed === 'off'),
@@ -291,7 +290,7 @@ const machineSetup = setup({
       if (step) beginStep(draft, step, event.at);
     }),
     escalate: tx((draft, _context, event) => escalateSoftOff(draft, event.at)),
-    scheduleRetry: tx((draft, _context, event) => scheduleRetry(draft, event.at)),
+    scheduleRetry: tx((draft, _context, event) => scheduleRetry(draft, event.at, event.jitter)),
     retryStep: tx((draft, _context, event) => retryStep(draft, event.at)),
     retryVerification: tx((draft, _context, event) => retryVerification(draft, event.at)),
     endOpSucceeded: tx((draft, context, event) => endOpSucceeded(draft, event.at, context.observed)),

@@ -18,6 +18,7 @@ import type {
   Step,
   StepFailure,
 } from './types.ts';
+import { attemptsLeft, retryDelay } from './retry.ts';
 
 export class Tx {
   readonly ctx: NodeContext;
@@ -359,14 +360,15 @@ export function reportRecovery(tx: Tx, at: number, found: { reading: Reading } |
 
 function retryOrFail(ctx: NodeContext, op: InFlightOp): string {
   if (op.superseded) return 'the op was superseded and ends here';
-  return op.attempt < ctx.settings.maxAttempts ? `it is retried (attempt ${op.attempt + 1} of ${ctx.settings.maxAttempts})` : `${op.action.replace('_', ' ')} fails`;
+  const { retry } = ctx.settings;
+  return attemptsLeft(retry, op.attempt) ? `it is retried (attempt ${op.attempt + 1} of ${retry.attempts})` : `${op.action.replace('_', ' ')} fails`;
 }
 
-export function scheduleRetry(tx: Tx, at: number): void {
+/** Backoff after a failed attempt; `jitter` (0..1) is the event's random draw (see retry.ts). */
+export function scheduleRetry(tx: Tx, at: number, jitter?: number): void {
   const op = tx.ctx.inFlight;
   if (!op) return;
-  const { retryBaseMs, retryMaxMs } = tx.ctx.settings;
-  const delay = Math.min(retryBaseMs * 2 ** (op.attempt - 1), retryMaxMs);
+  const delay = retryDelay(tx.ctx.settings.retry, op.attempt, jitter);
   withInFlight(tx, { retryAt: at + delay, lastCheck: false });
   tx.emit({
     type: 'note',

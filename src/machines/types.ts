@@ -1,4 +1,5 @@
 /** Plain-JSON types of the node chart. Nothing here may hold a clock or an I/O handle. */
+import type { RetryPolicy } from './retry.ts';
 
 export const STATUSES = [
   'new',
@@ -49,7 +50,8 @@ export interface NodeSettings {
   softOffEscalate: boolean;
   /** The driver can read power; when false, verification waits for a person's CONFIRM. */
   queryable: boolean;
-  maxAttempts: number;
+  /** Attempts per step and the delays between them (src/machines/retry.ts). */
+  retry: RetryPolicy;
   /** Time a step may take to reach its target, from its command's send. */
   stepTimeoutMs: number;
   /** Time one driver command may run before the host's client gives up on it. */
@@ -57,8 +59,6 @@ export interface NodeSettings {
   /** After a client gave up, how long the BMC may still be carrying the command out. */
   settleMs: number;
   softOffTimeoutMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
 }
 
 export interface StepFailure {
@@ -141,6 +141,11 @@ export interface NodeInput {
 
 interface At {
   at: number;
+  /**
+   * 0..1, drawn at random by the host (Math.random()): where in the retry policy's jitter range a
+   * retry this event schedules falls (src/machines/retry.ts). Absent: the middle, deterministic.
+   */
+  jitter?: number;
 }
 /** Echoed by command results so the chart can ignore stale ones. */
 export interface CommandRef {

@@ -10,8 +10,8 @@ describe('manual driver', () => {
     const caps = driver.capabilities(target.params);
     expect(caps.queryable).toBe(false);
     expect(caps.softOff).toBe(true);
-    expect(caps.reportsStateOnAck).toBe(false);
     expect(caps.timing.attempts).toBe(1);
+    expect(caps.retry.attempts).toBe(1);
     expect(driver.secretParams).toEqual([]);
     expect(driver.defaultBmc(target.params, 'n7')).toBe('manual:n7');
     expect(driver.defaultBmc(target.params, 'n8')).not.toBe(driver.defaultBmc(target.params, 'n7'));

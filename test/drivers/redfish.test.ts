@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpClient } from '../../src/drivers/http-client.ts';
 import { chooseResetType, createRedfishDriver, type RedfishParams } from '../../src/drivers/redfish.ts';
 import type { DriverTarget, PowerDriver } from '../../src/drivers/types.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/machines/retry.ts';
 import { driverFailure } from '../support/driver-errors.ts';
 import { startRedfishServer, type RedfishServer, type RedfishServerOptions } from '../peers/redfish-server.ts';
 
@@ -54,7 +55,7 @@ describe('redfish driver: timing', () => {
 describe('redfish driver: power and query', () => {
   it('declares its capabilities, secrets and BMC key', async () => {
     const { driver, target, bmc } = await setup();
-    expect(driver.capabilities(target.params)).toMatchObject({ softOff: true, queryable: true, reportsStateOnAck: false });
+    expect(driver.capabilities(target.params)).toMatchObject({ softOff: true, queryable: true, retry: DEFAULT_RETRY_POLICY });
     expect(driver.secretParams).toEqual(['password']);
     expect(target.bmc).toBe(new URL(bmc.url).origin);
     expect(driver.defaultBmc({ ...target.params, url: 'https://10.1.2.3:8443/redfish/v1/' }, 'n1')).toBe('https://10.1.2.3:8443');

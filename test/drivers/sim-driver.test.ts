@@ -4,6 +4,7 @@ import { SimBmcFleet } from '../../src/drivers/sim/bmc-fleet.ts';
 import { createSimDriver } from '../../src/drivers/sim/driver.ts';
 import type { SimParams } from '../../src/drivers/sim/params.ts';
 import { DriverError, type DriverTarget } from '../../src/drivers/types.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/machines/retry.ts';
 
 const live = () => new AbortController().signal;
 
@@ -19,16 +20,22 @@ describe('sim driver (in process)', () => {
     expect(driver.capabilities({})).toEqual({
       softOff: true,
       queryable: true,
-      defaultTimeoutMs: 5000,
-      maxAttempts: 3,
-      minIntervalMs: 0,
-      reportsStateOnAck: false,
+      timing: { requestTimeoutMs: 5000, commandBudgetMs: 5000, settleMs: 0, stepTimeoutMs: 5000, attempts: DEFAULT_RETRY_POLICY.attempts, minIntervalMs: 0 },
+      retry: DEFAULT_RETRY_POLICY,
     });
-    expect(driver.capabilities({ reportsStateOnAck: true, timeoutMs: 800, minIntervalMs: 50 })).toMatchObject({
-      reportsStateOnAck: true,
-      defaultTimeoutMs: 800,
-      minIntervalMs: 50,
+    expect(driver.capabilities({ timeoutMs: 800, minIntervalMs: 50 })).toMatchObject({
+      timing: { stepTimeoutMs: 800, commandBudgetMs: 800, minIntervalMs: 50 },
     });
+    // A node's overrides: attempts in its timing, delays in params.retry; the policy carries both.
+    expect(driver.capabilities({ timing: { attempts: 5 }, retry: { baseDelayMs: 100, jitter: 0 } }).retry).toEqual({
+      ...DEFAULT_RETRY_POLICY,
+      attempts: 5,
+      baseDelayMs: 100,
+      jitter: 0,
+    });
+    expect(Value.Check(driver.paramsSchema, { retry: { multiplier: 1.5, maxDelayMs: 10_000 } })).toBe(true);
+    expect(Value.Check(driver.paramsSchema, { retry: { jitter: 2 } })).toBe(false);
+    expect(Value.Check(driver.paramsSchema, { retry: { attempts: 2 } })).toBe(false);
     expect(driver.defaultBmc({}, 'n7')).toBe('sim:n7');
     expect(driver.defaultBmc({ bmc: 'chassis-2' }, 'n7')).toBe('chassis-2');
     expect(Value.Check(driver.paramsSchema, { latencyMs: 10, failRate: 0.1, softOffMs: null, seed: 3 })).toBe(true);

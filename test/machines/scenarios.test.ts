@@ -3,7 +3,10 @@ import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { allowedActions, commandFor } from '../../src/machines/derive.ts';
 import { nodeMachine } from '../../src/machines/node-machine.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/machines/retry.ts';
 import { startNode } from './harness.ts';
+
+const attempts = (n: number) => ({ ...DEFAULT_RETRY_POLICY, attempts: n });
 
 /** A node in `deployed`, observed on, desired on, idle. */
 function deployedNode(settings = {}) {
@@ -101,7 +104,7 @@ describe('lifecycle gating', () => {
   });
 
   it('a failed release ends in failed_releasing with the reason', () => {
-    const node = deployedNode({ maxAttempts: 1 });
+    const node = deployedNode({ retry: attempts(1) });
     node.lifecycle('release');
     node.fail(false, 'RAKP 2 HMAC is invalid');
     node.read('on');
@@ -183,7 +186,7 @@ describe('crash recovery', () => {
   });
 
   it('after recovery, a step that had not happened is retried, counting the lost attempt', () => {
-    const node = deployedNode({ maxAttempts: 3 });
+    const node = deployedNode({ retry: attempts(3) });
     node.power('off');
     const restored = startNode({}, JSON.parse(JSON.stringify(node.actor.getPersistedSnapshot())));
     restored.send({ type: 'RECOVER' });
@@ -196,7 +199,7 @@ describe('crash recovery', () => {
 
 describe('failures, retries and deadlines', () => {
   it('retries a failed step after verifying, then fails visibly with the reason; desired stays', () => {
-    const node = deployedNode({ maxAttempts: 2 });
+    const node = deployedNode({ retry: attempts(2) });
     node.power('off');
     node.fail(true, 'busy');
     expect(node.phase).toBe('polling'); // verify before retrying

@@ -11,6 +11,7 @@ import { getSnapshot } from '../../src/db/repositories/snapshots.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { SimBmcFleet } from '../../src/drivers/sim/index.ts';
 import { initialContext, nodeMachine } from '../../src/machines/node-machine.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/machines/retry.ts';
 import type { LifecycleEventType, NodeEvent } from '../../src/machines/types.ts';
 import { LIFECYCLE_EVENT_TYPES } from '../../src/machines/gating.ts';
 import { testConfig, testSecretKey, until } from '../support/host.ts';
@@ -65,7 +66,7 @@ export async function replayPaths(db: Kysely<Database>, config: ModelConfig, pat
     for (const [index, path] of paths.entries()) {
       const name = `replay-${config.name.replace(/\W+/g, '-')}-${index}-${Date.now()}`;
       const view = await host.createNode(
-        { name, driver: 'sim', params: { maxAttempts: settings.maxAttempts ?? 3, queryable }, driftPolicy: settings.driftPolicy ?? 'adopt', softOffEscalate: settings.softOffEscalate ?? true },
+        { name, driver: 'sim', params: { maxAttempts: settings.retry?.attempts ?? DEFAULT_RETRY_POLICY.attempts, queryable }, driftPolicy: settings.driftPolicy ?? 'adopt', softOffEscalate: settings.softOffEscalate ?? true },
         caller,
       );
       const id = view.id;

@@ -12,6 +12,7 @@ import { isTransitional, lifecycleAllowedIn, powerAllowedIn, LIFECYCLE_EVENT_TYP
 import { commandFor, powerPhase, type ChartState } from '../../src/machines/derive.ts';
 import { nodeMachine, initialContext } from '../../src/machines/node-machine.ts';
 import { desiredFor, stepTarget } from '../../src/machines/ops.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/machines/retry.ts';
 import {
   POWER_ACTIONS,
   type NodeContext,
@@ -29,11 +30,14 @@ export interface ModelConfig {
   settings: Partial<NodeSettings>;
 }
 
-/** Configurations that change which guards can pass. maxAttempts 2 keeps retries finite and small. */
+/** Two attempts per step keep retries finite and small; the delays change no guard. */
+const retry = { ...DEFAULT_RETRY_POLICY, attempts: 2 };
+
+/** Configurations that change which guards can pass. */
 export const MODEL_CONFIGS: ModelConfig[] = [
-  { name: 'adopt/escalate', settings: { driftPolicy: 'adopt', softOffEscalate: true, maxAttempts: 2 } },
-  { name: 'enforce/fail-soft-off', settings: { driftPolicy: 'enforce', softOffEscalate: false, maxAttempts: 2 } },
-  { name: 'manual (not queryable)', settings: { queryable: false, softOffEscalate: true, maxAttempts: 2 } },
+  { name: 'adopt/escalate', settings: { driftPolicy: 'adopt', softOffEscalate: true, retry } },
+  { name: 'enforce/fail-soft-off', settings: { driftPolicy: 'enforce', softOffEscalate: false, retry } },
+  { name: 'manual (not queryable)', settings: { queryable: false, softOffEscalate: true, retry } },
 ];
 
 const LIFECYCLE_TYPES = new Set<string>(LIFECYCLE_EVENT_TYPES);
@@ -67,6 +71,7 @@ export function modelKey(state: ChartState): string {
     c.settings.driftPolicy,
     c.settings.softOffEscalate,
     c.settings.queryable,
+    c.settings.retry.attempts,
   ]);
 }
 

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { createSimDriver, type SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { resolveLimits } from '../../src/drivers/timing.ts';
 import { abortError, DriverError, type DriverTarget, type PowerDriver, type PowerReading, type StepAck } from '../../src/drivers/types.ts';
 
 export type HeldKind = 'on' | 'off' | 'soft_off' | 'query';
@@ -77,8 +78,7 @@ export function createScriptedBmc(fleet: SimBmcFleet) {
     capabilities: (p) => ({
       softOff: true,
       queryable: p.queryable,
-      timing: { requestTimeoutMs: 30_000, commandBudgetMs: 30_000, settleMs: 0, stepTimeoutMs: 30_000, attempts: p.maxAttempts, minIntervalMs: 0 },
-      reportsStateOnAck: false,
+      ...resolveLimits({ requestTimeoutMs: 30_000, commandBudgetMs: 30_000, settleMs: 0, stepTimeoutMs: 30_000, attempts: p.maxAttempts, minIntervalMs: 0 }, {}),
     }),
     defaultBmc: (_p, nodeId) => `scripted:${nodeId}`,
     powerOn: (t, s) => hold('on', t, s) as Promise<StepAck>,

@@ -6,7 +6,7 @@ import { DriverError, abortError, type DriverCapabilities, type DriverTarget, ty
 import type { SimBmcBackend, SimCommandKind } from './backend.ts';
 import type { SimBmcFleet } from './bmc-fleet.ts';
 import { SimBmcClient, type SimBmcClientOptions } from './client.ts';
-import { SimParamsSchema, simTiming, type SimParams } from './params.ts';
+import { SimParamsSchema, simLimits, type SimParams } from './params.ts';
 
 export type SimDriverDeps =
   | { readonly fleet: SimBmcFleet }
@@ -44,8 +44,7 @@ export function createSimDriver(deps: SimDriverDeps): SimPowerDriver {
       return {
         softOff: true,
         queryable: true,
-        timing: simTiming(params),
-        reportsStateOnAck: params.reportsStateOnAck ?? false,
+        ...simLimits(params),
       };
     },
     defaultBmc(params: SimParams, nodeId?: string): string {

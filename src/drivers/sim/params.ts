@@ -4,7 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { resolveTiming, TimingParamsSchema, type Timing } from '../timing.ts';
+import type { RetryPolicy } from '../../machines/retry.ts';
+import { DEFAULT_ATTEMPTS, resolveLimits, RetryParamsSchema, TimingParamsSchema, type Timing } from '../timing.ts';
 import { DriverError } from '../types.ts';
 
 const Millis = Type.Integer({ minimum: 0, maximum: 86_400_000 });
@@ -22,10 +23,11 @@ export const SimParamsSchema = Type.Object(
     ),
     initialPower: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
     seed: Type.Optional(Type.Integer({ minimum: -2_147_483_648, maximum: 4_294_967_295, description: 'Seed for deterministic faults' })),
-    reportsStateOnAck: Type.Optional(Type.Boolean()),
+    reportsStateOnAck: Type.Optional(Type.Boolean({ description: 'The simulated BMC answers a step with the resulting power state' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, description: 'Step deadline; default 5000' })),
     minIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'Gap this BMC wants between commands' })),
     timing: Type.Optional(TimingParamsSchema),
+    retry: Type.Optional(RetryParamsSchema),
   },
   { additionalProperties: false },
 );
@@ -50,11 +52,11 @@ export const DEFAULT_SIM_TIMEOUT_MS = 5_000;
  * A sim BMC answers within its latency or not at all (hangRate), and applies nothing late, so
  * its budget is the step deadline (`timeoutMs`, kept for older params) and it needs no settle time.
  */
-export function simTiming(params: SimParams): Timing {
+export function simLimits(params: SimParams): { timing: Timing; retry: RetryPolicy } {
   const step = params.timeoutMs ?? DEFAULT_SIM_TIMEOUT_MS;
-  return resolveTiming(
-    { requestTimeoutMs: step, commandBudgetMs: step, settleMs: 0, stepTimeoutMs: step, attempts: 3, minIntervalMs: params.minIntervalMs ?? 0 },
-    params.timing,
+  return resolveLimits(
+    { requestTimeoutMs: step, commandBudgetMs: step, settleMs: 0, stepTimeoutMs: step, attempts: DEFAULT_ATTEMPTS, minIntervalMs: params.minIntervalMs ?? 0 },
+    params,
   );
 }
 
