@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { peerSummaryReporter } from './test/support/peers.ts';
 
 export default defineConfig({
   test: {
@@ -6,7 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    reporters: ['default'],
+    // The summary repeats, at the end, which suites stepped aside for a missing Debian peer.
+    reporters: ['default', peerSummaryReporter()],
     // bin/switchboard.js runs the built dist/ by default; the tests run the TypeScript as it is
     // now. test/cli/dist.test.ts clears it to run the built bin.
     env: { RUN_SWITCHBOARD_FROM_SOURCE: '1' },

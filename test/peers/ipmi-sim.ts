@@ -11,10 +11,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IPMI_SIM, IPMITOOL, requirePeers } from '../support/peers.ts';
 
 export type Power = 'on' | 'off';
 
@@ -248,33 +248,11 @@ export async function startIpmiSim(count = 1, options: IpmiSimOptions = {}): Pro
 
 export { startIpmiSim as start };
 
-function onPath(bin: string): boolean {
-  const dirs = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((d) => d !== '');
-  return dirs.some((dir) => {
-    try {
-      accessSync(join(dir, bin), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Why the IPMI peers cannot run here (ipmi_sim or ipmitool missing), or null when they can. */
-export function ipmiPeersMissing(): string | null {
-  const absent = ['ipmi_sim', 'ipmitool'].filter((bin) => !onPath(bin));
-  if (absent.length === 0) return null;
-  return `${absent.join(' and ')} not found on PATH (Debian packages openipmi and ipmitool: apt-get install openipmi ipmitool)`;
-}
-
 /**
- * Whether a suite that needs ipmi_sim and ipmitool should run. When they are missing it steps
- * aside loudly, unless SWITCHBOARD_REQUIRE_PEERS=1: then it runs and fails on the missing peer.
+ * Whether a suite that needs ipmi_sim and ipmitool should run: test/support/peers.ts says which
+ * Debian package is missing and steps aside, or fails under SWITCHBOARD_REQUIRE_PEERS=1.
  * Use as `describe.skipIf(!ipmiPeersOrSkip('my suite'))(...)`.
  */
 export function ipmiPeersOrSkip(suite: string): boolean {
-  const missing = ipmiPeersMissing();
-  if (missing === null || process.env.SWITCHBOARD_REQUIRE_PEERS === '1') return true;
-  console.warn(`\n*** SKIPPED ${suite}: ${missing}. Set SWITCHBOARD_REQUIRE_PEERS=1 to make this a failure. ***\n`);
-  return false;
+  return requirePeers(suite, [IPMI_SIM, IPMITOOL]);
 }
