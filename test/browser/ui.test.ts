@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually, startHttpStack, type HttpStack } from '../support/http.ts';
 import { buildFleet, type TestFleet } from './fleet.ts';
+import { CHROMIUM, findCommand, requirePeers } from '../support/peers.ts';
+
+const peers = requirePeers('test/browser/ui.test.ts (the web UI in real Chromium)', [CHROMIUM]);
 
 const UI_ROOT = fileURLToPath(new URL('../../src/http/ui/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -24,12 +27,13 @@ let page: Page;
 let base: string;
 
 beforeAll(async () => {
+  if (!peers) return;
   mkdirSync(RESULTS, { recursive: true });
   t = await startHttpStack({ auth: { openReadOnLocalhost: true }, uiRoot: UI_ROOT });
   fleet = await buildFleet(t, FLEET_SIZE);
   base = await t.app.listen({ port: 0, host: '127.0.0.1' });
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: findCommand(CHROMIUM),
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -63,7 +67,7 @@ async function powerViaApi(id: string, action: string): Promise<number> {
   return res.statusCode;
 }
 
-describe('web UI in Chromium', () => {
+describe.runIf(peers)('web UI in Chromium', () => {
   test('fleet table, token, live power off, refusals, bulk progress and the statechart', async () => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));

@@ -10,43 +10,20 @@
  * SWITCHBOARD_REQUIRE_PEERS=1, where they fail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSilentBmc, type SilentBmc } from '../peers/silent-bmc.ts';
+import { IPMITOOL, SETPRIV, requirePeers } from '../support/peers.ts';
 import type { OrphanServiceLine, OrphanServiceOptions } from './orphans-service.ts';
 
 const SERVICE = fileURLToPath(new URL('./orphans-service.ts', import.meta.url));
-const REQUIRE_PEERS = process.env.SWITCHBOARD_REQUIRE_PEERS === '1';
 /** How long a killed command may take to die. Measured: a few ms; this is for slow CI. */
 const DIE_WITHIN_MS = 3_000;
 
-function executable(...places: string[]): boolean {
-  return places.some((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const haveIpmitool = executable('/usr/bin/ipmitool', '/bin/ipmitool');
-const haveSetpriv = executable('/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv');
-
-function missingPeer(what: string, pkg: string): string {
-  return `${what} is not installed (Debian package "${pkg}": apt-get install ${pkg})`;
-}
-
-if (!haveIpmitool && !REQUIRE_PEERS) {
-  console.warn(`\n*** test/drivers/orphans.test.ts SKIPPED: ${missingPeer('ipmitool', 'ipmitool')}. ` +
-    'Set SWITCHBOARD_REQUIRE_PEERS=1 to make this a failure. ***\n');
-}
-if (haveIpmitool && !haveSetpriv && !REQUIRE_PEERS) {
-  console.warn(`\n*** test/drivers/orphans.test.ts: the parent-death test is SKIPPED: ${missingPeer('setpriv', 'util-linux')}. ***\n`);
-}
+const peers = requirePeers('test/drivers/orphans.test.ts (no orphan driver command after a SIGKILL)', [IPMITOOL]);
+const parentDeath = peers && requirePeers('test/drivers/orphans.test.ts: the parent-death test', [SETPRIV]);
 
 /** /proc/<pid>/stat fields after "(comm)": state, ppid, pgrp, session, ... */
 function statFields(pid: number): string[] | undefined {
@@ -186,9 +163,8 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-describe.skipIf(!haveIpmitool && !REQUIRE_PEERS)('no orphan driver command after a SIGKILL (real ipmitool, silent BMC)', () => {
+describe.runIf(peers)('no orphan driver command after a SIGKILL (real ipmitool, silent BMC)', () => {
   beforeAll(async () => {
-    if (!haveIpmitool) throw new Error(`SWITCHBOARD_REQUIRE_PEERS=1 but ${missingPeer('ipmitool', 'ipmitool')}`);
     bmc = await startSilentBmc();
   });
 
@@ -241,8 +217,7 @@ describe.skipIf(!haveIpmitool && !REQUIRE_PEERS)('no orphan driver command after
     measured.push(`helper alone: ipmitool ${ipmitoolMs.toFixed(1)} ms`);
   });
 
-  it.skipIf(!haveSetpriv && !REQUIRE_PEERS)('SIGKILL of the helper and the service together: the parent-death signal kills ipmitool', async () => {
-    if (!haveSetpriv) throw new Error(`SWITCHBOARD_REQUIRE_PEERS=1 but ${missingPeer('setpriv', 'util-linux')}`);
+  it.runIf(parentDeath)('SIGKILL of the helper and the service together: the parent-death signal kills ipmitool', async () => {
     const r = await runIpmitool();
     expect(r.pdeathsig).toBe(true);
     // Stopped first, so the service cannot kill the command's group when the helper dies, and

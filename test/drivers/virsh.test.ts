@@ -11,6 +11,9 @@ import type { DriverTarget } from '../../src/drivers/types.ts';
 import { createVirshDriver, readDomstate, type VirshParams } from '../../src/drivers/virsh.ts';
 import { driverFailure, isAlive } from '../support/driver-errors.ts';
 import { startLibvirtd, type PrivateLibvirtd } from '../peers/libvirtd.ts';
+import { LIBVIRTD, VIRSH, requirePeers } from '../support/peers.ts';
+
+const peers = requirePeers('test/drivers/virsh.test.ts (virsh driver against a private libvirtd)', [LIBVIRTD, VIRSH]);
 
 let libvirt: PrivateLibvirtd;
 const spawned: SpawnedChild[] = [];
@@ -40,6 +43,7 @@ async function silentSocket(): Promise<{ path: string; close(): Promise<void> }>
 }
 
 beforeAll(async () => {
+  if (!peers) return;
   libvirt = await startLibvirtd();
 });
 
@@ -60,7 +64,7 @@ describe('domstate mapping', () => {
   });
 });
 
-describe('virsh driver against a private libvirtd', () => {
+describe.runIf(peers)('virsh driver against a private libvirtd', () => {
   it('describes itself', () => {
     const params = { uri: 'qemu:///system', domain: 'vm1' };
     expect(driver.name).toBe('virsh');
