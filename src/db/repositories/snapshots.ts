@@ -21,16 +21,7 @@ export interface SnapshotRecord {
 }
 
 /** What the host writes. updatedAt defaults to the transaction's now(). */
-export interface SnapshotWrite {
-  readonly nodeId: string;
-  readonly machineVersion: number;
-  readonly seq: number;
-  readonly snapshot: unknown;
-  readonly status: string;
-  readonly observed: Observed;
-  readonly desired: Desired;
-  readonly updatedAt?: Date;
-}
+export type SnapshotWrite = Omit<SnapshotRecord, 'updatedAt'> & { readonly updatedAt?: Date };
 
 export interface UpsertSnapshotsResult {
   /** Node ids whose snapshot was written: all of them, or none. */
