@@ -46,7 +46,7 @@ async function bare(count: number): Promise<HeapChildOutput> {
 async function host(count: number, spec: BenchDatabaseSpec): Promise<HeapChildOutput> {
   const handle = await openSpec(spec);
   try {
-    const { host } = await benchHost(handle.db, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0' } });
+    const { host } = await benchHost(handle, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0' } });
     // Warm the query and restore paths on an empty page of the table.
     await handle.db.selectFrom('nodes').selectAll().limit(1).execute();
     createActor(nodeMachine, { input: { settings: simSettings({}) } }).start().stop();

@@ -71,7 +71,7 @@ export const ipmiFigure: Figure = {
       const handle = await bdb.open();
       try {
         const env = { SWITCHBOARD_SYNC_INTERVAL_MS: '0', SWITCHBOARD_VERIFY_POLL_MS: '10' };
-        const creator = await benchHost(handle.db, { env, drivers: { ipmi: driver as never }, secretKey });
+        const creator = await benchHost(handle, { env, drivers: { ipmi: driver as never }, secretKey });
         const ids: string[] = [];
         for (const [i, b] of fleet.bmcs.entries()) {
           ids.push((await creator.host.createNode({ name: `ipmi-${i}`, driver: 'ipmi', params: params(b) }, { requestedBy: 'bench' })).id);
@@ -80,7 +80,7 @@ export const ipmiFigure: Figure = {
 
         let acked = 0;
         let allAcked: () => void = () => {};
-        const { host } = await benchHost(handle.db, {
+        const { host } = await benchHost(handle, {
           env,
           drivers: { ipmi: driver as never },
           secretKey,

@@ -14,7 +14,6 @@ import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { createToken, generateToken } from '../../src/db/index.ts';
 import type { Host } from '../../src/actors/types.ts';
-import { buildApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { runChild } from '../lib/child.ts';
 import { cpuMark, cpuSince } from '../lib/cpu.ts';
@@ -90,9 +89,10 @@ export const latencyFigure: Figure = {
       try {
         await seedSimNodes(handle.db, { count: NODES, status: 'broken' });
         const metrics = createMetrics({ defaultMetrics: false });
-        const { host, config } = await benchHost(handle.db, { hooks: metrics.hostHooks() });
+        const bench = await benchHost(handle, { metrics, app: { uiRoot: '/nonexistent-switchboard-ui' } });
+        const { host } = bench;
+        const app = bench.app!;
         await host.start();
-        const app = await buildApp({ host, db: handle.db, config, metrics, uiRoot: '/nonexistent-switchboard-ui' });
         const token = generateToken();
         await createToken(handle.db, { id: randomUUID(), name: 'bench', role: 'operator', token });
         const origin = await app.listen({ host: '127.0.0.1', port: 0 });

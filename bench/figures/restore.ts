@@ -31,7 +31,7 @@ async function plainSelect(bdb: BenchDatabase, count: number): Promise<number> {
 async function hostRestore(bdb: BenchDatabase, count: number): Promise<number> {
   const handle = await bdb.open();
   try {
-    const { host } = await benchHost(handle.db, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0' }, bootQueries: false });
+    const { host } = await benchHost(handle, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0' }, bootQueries: false });
     const t0 = performance.now();
     await host.start();
     const ms = performance.now() - t0;

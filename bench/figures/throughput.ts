@@ -134,7 +134,7 @@ export const throughputFigure: Figure = {
       // PGlite is one connection per data dir, so both sides share one handle there.
       const naiveHandle = await bdb.open({ poolSize: WORKERS });
       handle = bdb.spec.backend === 'pglite' ? naiveHandle : await bdb.open();
-      const { host } = await benchHost(handle.db, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0', SWITCHBOARD_VERIFY_POLL_MS: '10' } });
+      const { host } = await benchHost(handle, { env: { SWITCHBOARD_SYNC_INTERVAL_MS: '0', SWITCHBOARD_VERIFY_POLL_MS: '10' } });
       const naive = naiveWriter(naiveHandle.db, naiveIds);
       const naiveRates: number[] = [];
       const hostRounds: HostRound[] = [];

@@ -1,17 +1,21 @@
-/** A real host for benches: production defaults unless a figure overrides a setting. */
+/** A real host for benches, wired by the service's composition root: production defaults unless a figure overrides a setting. */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import { createHost, type DriverRegistry, type HostHooks } from '../../src/actors/host.ts';
+import type { FastifyInstance } from 'fastify';
+import type { DriverRegistry, HostHooks } from '../../src/actors/host.ts';
 import type { Host } from '../../src/actors/types.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import type { Database } from '../../src/db/index.ts';
+import type { DatabaseHandle } from '../../src/db/index.ts';
 import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { createMetrics, type Metrics } from '../../src/http/metrics.ts';
 import { loadSecretKey, type SecretKey } from '../../src/secrets.ts';
+import { createSwitchboard, type SwitchboardOptions } from '../../src/switchboard.ts';
 
 export interface BenchHost {
   readonly host: Host;
   readonly fleet: SimBmcFleet;
   readonly config: Config;
+  /** Null unless the figure asked for the HTTP app. */
+  readonly app: FastifyInstance | null;
 }
 
 export function benchSecretKey(): Promise<SecretKey> {
@@ -19,18 +23,30 @@ export function benchSecretKey(): Promise<SecretKey> {
 }
 
 export async function benchHost(
-  db: Kysely<Database>,
-  options: { env?: Record<string, string>; drivers?: DriverRegistry; bootQueries?: boolean; secretKey?: SecretKey; hooks?: HostHooks } = {},
+  database: DatabaseHandle,
+  options: {
+    env?: Record<string, string>;
+    drivers?: DriverRegistry;
+    bootQueries?: boolean;
+    secretKey?: SecretKey;
+    metrics?: Metrics;
+    /** Replaces the metrics' hooks (a figure that counts commands itself). */
+    hooks?: HostHooks;
+    /** The HTTP app's options, for a figure that serves requests; default: no app. */
+    app?: SwitchboardOptions['app'];
+  } = {},
 ): Promise<BenchHost> {
   const config = loadConfig(options.env ?? {});
   const fleet = new SimBmcFleet({ historyPerNode: 0 });
-  const host = createHost({
-    db,
+  const service = await createSwitchboard({
     config,
+    database,
     secretKey: options.secretKey ?? (await benchSecretKey()),
     drivers: options.drivers ?? { sim: createSimDriver({ fleet }) as never },
-    bootQueries: options.bootQueries ?? false,
-    ...(options.hooks ? { hooks: options.hooks } : {}),
+    simFleet: fleet,
+    host: { bootQueries: options.bootQueries ?? false, ...(options.hooks ? { hooks: options.hooks } : {}) },
+    ...(options.metrics ? { metrics: options.metrics } : { metrics: createMetrics({ defaultMetrics: false }) }),
+    app: options.app ?? false,
   });
-  return { host, fleet, config };
+  return { host: service.host, fleet, config, app: service.app };
 }

@@ -11,7 +11,6 @@
  */
 import type { Kysely } from 'kysely';
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { createHost } from '../../src/actors/host.ts';
 import type { Host } from '../../src/actors/types.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/schema.ts';
@@ -23,6 +22,7 @@ import { openMigrated } from './crash-database.ts';
 import { missingAckedOps } from './checks.ts';
 import { formatAck, parseAcks, type ChildLine, type HostChildOptions, type SettledNode } from './protocol.ts';
 import { seededRandom } from './random.ts';
+import { createSwitchboard } from '../../src/switchboard.ts';
 
 const POWER: readonly PowerAction[] = ['on', 'off', 'cycle', 'soft_off'];
 const LIFECYCLE: readonly LifecycleEventType[] = [
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     SWITCHBOARD_GLOBAL_CONCURRENCY: '64',
   });
   const sim = createSimDriver({ url: o.simUrl });
-  const host = createHost({ db: handle.db, config, secretKey, drivers: { sim: sim as never } });
+  const { host } = await createSwitchboard({ config, database: handle, secretKey, drivers: { sim: sim as never }, app: false });
   await host.start();
   await ensureFleet(host, o);
   say({ type: 'started', ms: Date.now() - began, nodes: host.listNodes().length });

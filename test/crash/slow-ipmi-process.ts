@@ -13,7 +13,6 @@
  *         request, 'node' for every committed change of the node (with the kinds of its events).
  */
 import { createInterface } from 'node:readline';
-import { createHost } from '../../src/actors/host.ts';
 import type { NodeView } from '../../src/actors/types.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createIpmiDriver } from '../../src/drivers/ipmi.ts';
@@ -22,6 +21,7 @@ import { AppError } from '../../src/errors.ts';
 import type { LifecycleEventType, PowerAction } from '../../src/machines/types.ts';
 import { keyFingerprint, type SecretKey } from '../../src/secrets.ts';
 import { openMigrated, type DatabaseTarget } from './crash-database.ts';
+import { createSwitchboard } from '../../src/switchboard.ts';
 
 export interface SlowIpmiServiceOptions {
   readonly database: DatabaseTarget;
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const ipmi = createIpmiDriver({
     onSpawn: ({ pid, argv }) => say({ type: 'spawned', at: Date.now(), pid, argv: [...argv], helper: spawnHelperPid() ?? null, pdeathsig: spawnHelperPdeathsig() ?? null }),
   });
-  const host = createHost({ db: handle.db, config, secretKey, drivers: { ipmi: ipmi as never } });
+  const { host } = await createSwitchboard({ config, database: handle, secretKey, drivers: { ipmi: ipmi as never }, app: false });
   host.subscribe((change) => say({ type: 'node', at: Date.now(), node: change.node, events: change.events.map((e) => e.kind) }));
   await host.start();
   let node = host.listNodes()[0];

@@ -6,7 +6,7 @@
 import { transition } from 'xstate';
 import type { Kysely } from 'kysely';
 import { attachSettings } from '../../src/actors/stored-snapshot.ts';
-import { createHost, type TestableHost } from '../../src/actors/host.ts';
+import { createTestableHost, type TestableHost } from '../../src/actors/testing.ts';
 import { getSnapshot } from '../../src/db/repositories/snapshots.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { SimBmcFleet } from '../../src/drivers/sim/index.ts';
@@ -48,7 +48,7 @@ export async function replayPaths(db: Kysely<Database>, config: ModelConfig, pat
   let skew = 0;
   const clock = () => Date.now() + skew;
   const build = (): TestableHost =>
-    createHost({
+    createTestableHost({
       db,
       clock,
       config: testConfig({ SWITCHBOARD_GLOBAL_CONCURRENCY: '10000' }),

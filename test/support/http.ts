@@ -1,6 +1,6 @@
 /**
  * An HTTP test stack on the real host: in-memory PGlite (migrated), the sim driver on an
- * in-process SimBmcFleet, the manual driver, createHost and buildApp; plus one token per role.
+ * in-process SimBmcFleet, the manual driver, wired by createSwitchboard; plus one token per role.
  *
  *   const t = await startHttpStack();
  *   const res = await t.app.inject({ method: 'GET', url: '/api/v1/nodes', headers: t.auth('viewer') });
@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { createHost, type DriverRegistry } from '../../src/actors/host.ts';
+import type { DriverRegistry } from '../../src/actors/host.ts';
 import type { Host, NodeView } from '../../src/actors/types.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createToken, generateToken, migrateToLatest, openDatabase, type DatabaseHandle, type TokenRole } from '../../src/db/index.ts';
@@ -17,9 +17,10 @@ import { createManualDriver } from '../../src/drivers/manual.ts';
 import { createRedfishDriver } from '../../src/drivers/redfish.ts';
 import { createWebhookDriver } from '../../src/drivers/webhook.ts';
 import { SimBmcFleet, createSimDriver } from '../../src/drivers/sim/index.ts';
-import { buildApp, type AppDeps } from '../../src/http/app.ts';
+import type { AppDeps } from '../../src/http/app.ts';
 import { createMetrics, type Metrics } from '../../src/http/metrics.ts';
 import { loadSecretKey } from '../../src/secrets.ts';
+import { createSwitchboard, type SwitchboardOptions } from '../../src/switchboard.ts';
 
 export interface HttpStack {
   app: FastifyInstance;
@@ -59,26 +60,28 @@ export async function startHttpStack(options: HttpStackOptions = {}): Promise<Ht
   await migrateToLatest(handle.db);
   const fleet = new SimBmcFleet();
   const metrics = createMetrics({ defaultMetrics: false });
-  const host = createHost({
-    db: handle.db,
+  const appOptions: NonNullable<SwitchboardOptions['app']> = { uiRoot: options.uiRoot ?? '/nonexistent-switchboard-ui' };
+  if (options.auth !== undefined) appOptions.auth = options.auth;
+  if (options.stream !== undefined) appOptions.stream = options.stream;
+  const lines = options.logLines;
+  if (lines !== undefined) appOptions.logger = { level: 'debug', stream: { write: (line: string) => void lines.push(line) } };
+  const service = await createSwitchboard({
+    config,
+    database: handle,
+    secretKey: await loadSecretKey({ secretKey: TEST_KEY, dataDir: '' }),
     drivers: options.drivers ?? {
       sim: createSimDriver({ fleet }),
       manual: createManualDriver(),
       redfish: createRedfishDriver({ requestTimeoutMs: 500 }),
       webhook: createWebhookDriver(),
     },
-    config,
-    secretKey: await loadSecretKey({ secretKey: TEST_KEY, dataDir: '' }),
-    hooks: metrics.hostHooks(),
+    simFleet: fleet,
+    metrics,
+    app: appOptions,
   });
-  await host.start();
-  const deps: AppDeps = { host, db: handle.db, config, metrics };
-  if (options.auth !== undefined) deps.auth = options.auth;
-  if (options.stream !== undefined) deps.stream = options.stream;
-  const lines = options.logLines;
-  if (lines !== undefined) deps.logger = { level: 'debug', stream: { write: (line: string) => void lines.push(line) } };
-  deps.uiRoot = options.uiRoot ?? '/nonexistent-switchboard-ui';
-  const app = await buildApp(deps);
+  const { host } = service;
+  const app = service.app!;
+  await service.start();
   await app.ready();
 
   const tokens = {} as Record<TokenRole, string>;
@@ -124,8 +127,7 @@ export async function startHttpStack(options: HttpStackOptions = {}): Promise<Ht
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
-      await host.stop();
+      await service.close();
       await handle.close();
     },
   };
