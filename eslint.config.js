@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tmp/', 'data/', 'docs/', 'test-results/', 'bench/results/', 'src/http/ui/vendor/'] },
+  { ignores: ['node_modules/', 'dist/', '.tmp/', 'data/', 'docs/', 'test-results/', 'bench/results/', 'src/http/ui/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,6 +19,7 @@ export default tseslint.config(
     files: ['src/machines/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!xstate$|\\./|\\.\\./machines/).*', message: 'src/machines/ may import only xstate and local chart files.' }] }],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'No randomness in the chart: draws (jitter) come in on events.' }],
       'no-restricted-globals': ['error', { name: 'Date', message: 'No clock in the chart: instants come in on events.' }, { name: 'setTimeout', message: 'No timers in the chart.' }, { name: 'setInterval', message: 'No timers in the chart.' }, { name: 'performance', message: 'No clock in the chart.' }],
     },
   },

@@ -40,12 +40,23 @@ export interface CommandRunnerDeps {
   changed(node: NodeRuntime): void;
   hooks?: CommandHooks;
   log: { warn(obj: object, msg?: string): void };
+  /** The draw a result carries for the retry policy's jitter (the chart has no randomness). */
+  random: () => number;
 }
 
 /** Re-stamps allowed before a command that keeps missing its start window fails as not sent. */
 const MAX_RESTAMPS = 3;
 /** Time left in the start window below which a command is stamped again before it is sent. */
 const SEND_HEADROOM_MS = 250;
+
+/**
+ * A driver threw something it did not classify: a bug, which another attempt would only repeat.
+ * Whether the request reached the BMC is unknown, so the command is waited out like an abandoned one.
+ */
+function unexpected(err: unknown): DriverError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new DriverError('protocol', `the driver failed unexpectedly (a bug; not retried): ${message}`, { cause: err, mayStillRun: true, retryable: false });
+}
 
 /** One driver call: the command the chart named, and the event that reports its answer. */
 async function send(driver: PowerDriver, cmd: Command, target: DriverTarget, signal: AbortSignal, softOff: boolean): Promise<NodeEvent> {
@@ -189,7 +200,7 @@ export class CommandRunner {
         }
       }
     } catch (err) {
-      const e = err instanceof DriverError ? err : new DriverError('protocol', err instanceof Error ? err.message : String(err));
+      const e = err instanceof DriverError ? err : unexpected(err);
       outcome = e.kind === 'aborted' ? 'aborted' : 'error';
       mayStillRun = sentAt !== null && e.mayStillRun;
       result =
@@ -207,7 +218,8 @@ export class CommandRunner {
     lease?.();
     if (node.running === running) node.running = null;
     if (running.abortedFor === 'shutdown' || !this.deps.live(node)) return;
-    this.deps.deliver(node, running.abortedFor === 'deadline' ? { type: 'DEADLINE', ...ref, at: clock() } : { ...result, at: clock() });
+    const jitter = this.deps.random();
+    this.deps.deliver(node, running.abortedFor === 'deadline' ? { type: 'DEADLINE', ...ref, at: clock(), jitter } : { ...result, at: clock(), jitter });
   }
 
   /**

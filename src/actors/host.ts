@@ -66,6 +66,8 @@ export interface HostDeps {
   commit?: (batch: CommitBatch) => Promise<CommitResult>;
   /** Migrations of older snapshots, keyed by the version they migrate from. */
   snapshotMigrations?: Record<number, (snapshot: unknown) => unknown>;
+  /** Draws in [0, 1) for the retry policy's jitter, carried on the events that can end an attempt. */
+  random?: () => number;
 }
 
 /** What tests drive directly: the host's own timer handlers and settling (see src/actors/testing.ts). */
@@ -91,6 +93,7 @@ export function createHost(deps: HostDeps): Host {
 export function assembleHost(deps: HostDeps): { host: Host; internals: HostInternals } {
   const { db, config } = deps;
   const clock = deps.clock ?? Date.now;
+  const random = deps.random ?? Math.random;
   const log = deps.logger ?? silent;
   let stopping = false;
   let started = false;
@@ -108,7 +111,7 @@ export function assembleHost(deps: HostDeps): { host: Host; internals: HostInter
     if (stopping || !nodes.holds(node)) return;
     dispatch(node, event, BY_HOST).catch((err) => log.warn({ err, node: node.id, event: event.type }, 'a host event did not commit'));
   };
-  const reconciler = new Reconciler({ config, scheduler: deps.scheduler ?? realScheduler, clock, nodes, fire });
+  const reconciler = new Reconciler({ config, scheduler: deps.scheduler ?? realScheduler, clock, nodes, fire, random });
   const runner = new CommandRunner({
     limiter,
     clock,
@@ -119,6 +122,7 @@ export function assembleHost(deps: HostDeps): { host: Host; internals: HostInter
     changed: (node) => publisher.publish(node, [], []),
     ...(deps.hooks ? { hooks: deps.hooks } : {}),
     log,
+    random,
   });
   reconciler.attach(runner);
   const transitions: Transitions = new Transitions({
@@ -280,7 +284,7 @@ export function assembleHost(deps: HostDeps): { host: Host; internals: HostInter
       if (powerPhase(state) !== 'confirming' || !op) {
         throw new AppError('not_confirmable', `node ${node.record.name} is not waiting for a confirmation (it is ${powerPhase(state)})`);
       }
-      await dispatch(node, { type: 'CONFIRM', opId: op.opId, observed, at: clock() }, { requestedBy: caller.requestedBy, origin: 'user' });
+      await dispatch(node, { type: 'CONFIRM', opId: op.opId, observed, at: clock(), jitter: random() }, { requestedBy: caller.requestedBy, origin: 'user' });
       return viewOf(node);
     },
 

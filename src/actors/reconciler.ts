@@ -33,6 +33,8 @@ export interface ReconcilerDeps {
   nodes: NodeTable;
   /** Sends a host event to the node (timers' events), not awaited. */
   fire(node: NodeRuntime, event: NodeEvent): void;
+  /** The draw a DEADLINE carries for the retry policy's jitter. */
+  random: () => number;
 }
 
 export class Reconciler {
@@ -139,7 +141,7 @@ export class Reconciler {
     if (!state || !op) return;
     // A running command is given up on; DEADLINE follows once the BMC can no longer be executing it (invariants 1, 10).
     if (this.runner?.deadline(node)) return;
-    this.deps.fire(node, { type: 'DEADLINE', opId: op.opId, step: op.step, attempt: op.attempt, at: this.deps.clock() });
+    this.deps.fire(node, { type: 'DEADLINE', opId: op.opId, step: op.step, attempt: op.attempt, at: this.deps.clock(), jitter: this.deps.random() });
   }
 
   onSyncDue(id: string): void {

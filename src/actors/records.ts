@@ -5,6 +5,7 @@
 import type { NewEvent } from '../db/repositories/events.ts';
 import type { OpWrite } from '../db/repositories/ops.ts';
 import type { NodeContext, NodeEmitted, Origin } from '../machines/types.ts';
+import { FINAL_OP_STATES } from '../machines/types.ts';
 
 export interface TransitionMeta {
   /** Who caused the transition (API caller); null for the host's own events. */
@@ -15,7 +16,7 @@ export interface TransitionMeta {
   at: number;
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'superseded', 'refused', 'coalesced']);
+const FINAL = new Set<string>(FINAL_OP_STATES);
 
 export function recordsFor(
   nodeId: string,

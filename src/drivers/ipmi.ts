@@ -22,7 +22,7 @@ import {
   type DriverErrorKind,
   type DriverTarget,
   type PowerDriver,
-  type PowerReading,
+  type Reading,
   type StepAck,
 } from './types.ts';
 
@@ -295,7 +295,7 @@ export function createIpmiDriver(deps: IpmiDriverDeps = {}): PowerDriver<IpmiPar
     powerOn: (target, signal) => control(target, 'on', signal),
     powerOff: (target, signal) => control(target, 'off', signal),
     softOff: (target, signal) => control(target, 'soft', signal),
-    async query(target, signal): Promise<PowerReading> {
+    async query(target, signal): Promise<Reading> {
       const out = await chassisPower(target, 'status', signal);
       const match = /Chassis Power is (on|off)\b/.exec(out);
       if (match?.[1] === 'on' || match?.[1] === 'off') return match[1];

@@ -23,7 +23,7 @@ import {
   type DriverCapabilities,
   type DriverTarget,
   type PowerDriver,
-  type PowerReading,
+  type Reading,
   type StepAck,
 } from './types.ts';
 
@@ -312,7 +312,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
     powerOn: (target, signal) => reset(target, 'on', signal),
     powerOff: (target, signal) => reset(target, 'off', signal),
     softOff: (target, signal) => reset(target, 'softOff', signal),
-    async query(target, signal): Promise<PowerReading> {
+    async query(target, signal): Promise<Reading> {
       const { path, system } = await getSystem(target.params, signal);
       rememberResetAction(target.params, path, system);
       return readPowerState(system.PowerState);
@@ -367,7 +367,7 @@ function resetKey(params: RedfishParams, systemPath: string): string {
 }
 
 /** On/Off are final; PoweringOn/PoweringOff/Reset/absent mean "look again later". */
-export function readPowerState(value: unknown): PowerReading {
+export function readPowerState(value: unknown): Reading {
   if (value === 'On') return 'on';
   if (value === 'Off') return 'off';
   return 'unknown';

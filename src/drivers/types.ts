@@ -6,12 +6,13 @@
 import type { TObject } from '@sinclair/typebox';
 import type { RetryPolicy } from '../machines/retry.ts';
 import type { Timing } from './timing.ts';
+import type { Reading } from '../machines/types.ts';
 
 export const DRIVER_NAMES = ['sim', 'ipmi', 'redfish', 'virsh', 'webhook', 'manual'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
 
-/** What a BMC can tell us of a node's power. */
-export type PowerReading = 'on' | 'off' | 'unknown';
+/** What a BMC can tell us of a node's power: the chart's own word list. */
+export type { Reading } from '../machines/types.ts';
 
 export interface DriverCapabilities {
   /** Has a graceful (ACPI) soft off. Without it, soft_off is sent as a hard off. */
@@ -41,7 +42,7 @@ export interface DriverTarget<P = Record<string, unknown>> {
 
 /** A step's acknowledgement. `observed` only when the reply carries the resulting state. */
 export interface StepAck {
-  readonly observed?: PowerReading;
+  readonly observed?: Reading;
 }
 
 export type DriverErrorKind =
@@ -90,11 +91,11 @@ export class DriverError extends Error {
   constructor(
     readonly kind: DriverErrorKind,
     message: string,
-    options?: { cause?: unknown; mayStillRun?: boolean },
+    options?: { cause?: unknown; mayStillRun?: boolean; retryable?: boolean },
   ) {
     super(message, options);
     this.name = 'DriverError';
-    this.retryable = RETRYABLE[kind];
+    this.retryable = options?.retryable ?? RETRYABLE[kind];
     this.mayStillRun = options?.mayStillRun ?? MAY_STILL_RUN[kind];
   }
 }
@@ -120,7 +121,7 @@ export interface PowerDriver<P = Record<string, unknown>> {
   powerOn(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   powerOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
   softOff(target: DriverTarget<P>, signal: AbortSignal): Promise<StepAck>;
-  query(target: DriverTarget<P>, signal: AbortSignal): Promise<PowerReading>;
+  query(target: DriverTarget<P>, signal: AbortSignal): Promise<Reading>;
 }
 
 /** Turns an AbortSignal into a rejection of the given promise-returning work. */

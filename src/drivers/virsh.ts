@@ -14,7 +14,7 @@ import {
   type DriverErrorKind,
   type DriverTarget,
   type PowerDriver,
-  type PowerReading,
+  type Reading,
   type StepAck,
 } from './types.ts';
 
@@ -60,7 +60,7 @@ const capabilitiesOf = (params: VirshParams): DriverCapabilities => ({
 
 type VirshVerb = 'start' | 'destroy' | 'shutdown' | 'domstate';
 
-const DOMSTATE: Readonly<Record<string, PowerReading>> = {
+const DOMSTATE: Readonly<Record<string, Reading>> = {
   running: 'on',
   idle: 'on',
   blocked: 'on',
@@ -71,7 +71,7 @@ const DOMSTATE: Readonly<Record<string, PowerReading>> = {
   crashed: 'off',
 };
 
-export function readDomstate(text: string): PowerReading {
+export function readDomstate(text: string): Reading {
   const first = text.trim().split('\n')[0]?.trim().toLowerCase() ?? '';
   return DOMSTATE[first] ?? 'unknown';
 }
@@ -151,7 +151,7 @@ export function createVirshDriver(deps: VirshDriverDeps = {}): PowerDriver<Virsh
     powerOn: (target, signal) => control(target, 'start', signal),
     powerOff: (target, signal) => control(target, 'destroy', signal),
     softOff: (target, signal) => control(target, 'shutdown', signal),
-    async query(target, signal): Promise<PowerReading> {
+    async query(target, signal): Promise<Reading> {
       const result = await runVirsh(target, 'domstate', signal);
       if (result.exitCode !== 0) throw fail(target, 'domstate', result);
       return readDomstate(result.stdout);

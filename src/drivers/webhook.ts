@@ -15,7 +15,7 @@ import {
   type DriverCapabilities,
   type DriverTarget,
   type PowerDriver,
-  type PowerReading,
+  type Reading,
   type StepAck,
 } from './types.ts';
 
@@ -120,7 +120,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
     powerOn: (target, signal) => command(target, 'onUrl', signal),
     powerOff: (target, signal) => command(target, 'offUrl', signal),
     softOff: (target, signal) => command(target, 'softOffUrl', signal),
-    async query(target, signal): Promise<PowerReading> {
+    async query(target, signal): Promise<Reading> {
       const { params } = target;
       if (params.queryUrl === undefined) throw new DriverError('unsupported', 'webhook: no queryUrl configured');
       const body = await call(params, 'GET', params.queryUrl, signal);
@@ -130,7 +130,7 @@ export function createWebhookDriver(deps: WebhookDriverDeps = {}): PowerDriver<W
 }
 
 /** Matches a query body. Both patterns matching is a configuration that cannot decide. */
-export function readBody(body: string, params: Pick<WebhookParams, 'onRegex' | 'offRegex'>): PowerReading {
+export function readBody(body: string, params: Pick<WebhookParams, 'onRegex' | 'offRegex'>): Reading {
   const on = compile('onRegex', params.onRegex).test(body);
   const off = compile('offRegex', params.offRegex).test(body);
   if (on && off) {

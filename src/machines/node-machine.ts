@@ -11,7 +11,7 @@
  * Pure: no I/O, no clock, no invoke, no after. Instants arrive on events (`at`).
  */
 import { and, enqueueActions, setup } from 'xstate';
-import { COMPLETIONS, LIFECYCLE_EVENTS, LIFECYCLE_EVENT_TYPES, type LifecycleTarget } from './gating.ts';
+import { COMPLETIONS, LIFECYCLE_EVENTS, LIFECYCLE_EVENT_TYPES, humanize, type LifecycleTarget } from './gating.ts';
 import {
   Tx,
   abandonCommand,
@@ -108,7 +108,6 @@ function reachesTarget(context: NodeContext, event: NodeEvent): boolean {
   return target === null || reading === target;
 }
 
-const describe = (s: string) => s.replace(/_/g, ' ');
 
 type TxFn<P> = (tx: Tx, context: NodeContext, event: NodeEvent, params: P) => void;
 
@@ -179,8 +178,8 @@ const machineSetup = setup({
     completeLifecycle: tx<{ outcome: 'succeeded' | 'failed'; to: Status }>((draft, context, event, params) => {
       const failed = params.outcome === 'failed';
       const message = failed
-        ? `${describe(context.status)} failed: ${context.lastError ?? 'its power op failed'}; now ${describe(params.to)}`
-        : `${describe(context.status)} finished; now ${describe(params.to)}`;
+        ? `${humanize(context.status)} failed: ${context.lastError ?? 'its power op failed'}; now ${humanize(params.to)}`
+        : `${humanize(context.status)} finished; now ${humanize(params.to)}`;
       draft.ctx.tracked = null;
       draft.emit({ type: 'note', at: event.at, kind: failed ? 'lifecycle_failed' : 'lifecycle_completed', opId: context.tracked?.opId ?? '', message });
     }),
@@ -281,7 +280,7 @@ const machineSetup = setup({
       const op = context.inFlight;
       if (!op) return;
       const target = stepTarget(op.step) ?? 'a reading';
-      recordFailure(draft, op.failure ?? failure('deadline', true, `${describe(op.step)} did not reach ${target} by its deadline`));
+      recordFailure(draft, op.failure ?? failure('deadline', true, `${humanize(op.step)} did not reach ${target} by its deadline`));
       renewDeadline(draft, event.at);
     }),
     recordConfirmDeadline: tx((draft) => recordFailure(draft, failure('deadline', false, 'nobody confirmed the result by the deadline'))),

@@ -2,7 +2,7 @@
  * Pure slot logic: what a request, a result or a timer does to a node's context. Each function
  * works on a draft (`Tx`) and records what it emits; the chart wires them to events.
  */
-import { lifecycleRefusalMessage, powerAllowedIn, powerRefusalMessage, statusesAllowingPower, isTransitional } from './gating.ts';
+import { humanize, lifecycleRefusalMessage, powerAllowedIn, powerRefusalMessage, statusesAllowingPower, isTransitional } from './gating.ts';
 import type {
   Desired,
   InFlightOp,
@@ -114,7 +114,7 @@ export function requestPower(tx: Tx, req: { opId: string; action: PowerAction; o
     return refusePower(tx, req, {
       code: 'slots_full',
       status: ctx.status,
-      message: `node already has ${inFlight.action.replace('_', ' ')} in flight and ${pending.action.replace('_', ' ')} pending; wait for one to finish, then retry`,
+      message: `node already has ${humanize(inFlight.action)} in flight and ${humanize(pending.action)} pending; wait for one to finish, then retry`,
     });
   }
   // A newer request supersedes an op waiting in backoff: no command is in flight then.
@@ -300,7 +300,7 @@ export function abandonCommand(tx: Tx, at: number, error: string, isQuery: boole
   const op = tx.ctx.inFlight;
   if (!op) return;
   withInFlight(tx, { abandonedUntil: op.latestEnd });
-  const what = isQuery ? 'query' : `${op.step.replace('_', ' ')} command`;
+  const what = isQuery ? 'query' : `${humanize(op.step)} command`;
   tx.emit({
     type: 'note',
     at,
@@ -336,7 +336,7 @@ export function beginRecovery(tx: Tx, at: number): void {
     at,
     kind: 'recovery_started',
     opId: op.opId,
-    message: `Switchboard restarted with ${op.action.replace('_', ' ')} in flight (${op.step.replace('_', ' ')}, attempt ${op.attempt}, origin ${op.origin}); reading the BMC before anything is sent again`,
+    message: `Switchboard restarted with ${humanize(op.action)} in flight (${humanize(op.step)}, attempt ${op.attempt}, origin ${op.origin}); reading the BMC before anything is sent again`,
   });
 }
 
@@ -351,9 +351,9 @@ export function reportRecovery(tx: Tx, at: number, found: { reading: Reading } |
     message = `after the restart the BMC could not be read (${found.error}); ${retryOrFail(tx.ctx, op)}`;
   } else if (op.step === 'query' || target === null || found.reading === target) {
     const next = nextStep(op);
-    message = `after the restart the BMC reads ${found.reading}: ${op.step.replace('_', ' ')} is done; ${next ? `next: ${next}` : `${op.action.replace('_', ' ')} succeeds`}`;
+    message = `after the restart the BMC reads ${found.reading}: ${humanize(op.step)} is done; ${next ? `next: ${next}` : `${humanize(op.action)} succeeds`}`;
   } else {
-    message = `after the restart the BMC reads ${found.reading}, not ${target}: ${op.step.replace('_', ' ')} did not take effect; ${retryOrFail(tx.ctx, op)}`;
+    message = `after the restart the BMC reads ${found.reading}, not ${target}: ${humanize(op.step)} did not take effect; ${retryOrFail(tx.ctx, op)}`;
   }
   tx.emit({ type: 'note', at, kind: 'recovery_verified', opId: op.opId, message });
 }
@@ -361,7 +361,7 @@ export function reportRecovery(tx: Tx, at: number, found: { reading: Reading } |
 function retryOrFail(ctx: NodeContext, op: InFlightOp): string {
   if (op.superseded) return 'the op was superseded and ends here';
   const { retry } = ctx.settings;
-  return attemptsLeft(retry, op.attempt) ? `it is retried (attempt ${op.attempt + 1} of ${retry.attempts})` : `${op.action.replace('_', ' ')} fails`;
+  return attemptsLeft(retry, op.attempt) ? `it is retried (attempt ${op.attempt + 1} of ${retry.attempts})` : `${humanize(op.action)} fails`;
 }
 
 /** Backoff after a failed attempt; `jitter` (0..1) is the event's random draw (see retry.ts). */
@@ -375,7 +375,7 @@ export function scheduleRetry(tx: Tx, at: number, jitter?: number): void {
     at,
     kind: 'retry_scheduled',
     opId: op.opId,
-    message: `${op.step.replace('_', ' ')} attempt ${op.attempt} failed (${op.failure?.message ?? 'target not reached'}); ${op.failure?.unreadable ? `reading the BMC again in ${delay} ms before anything is re-sent` : `retrying in ${delay} ms`}`,
+    message: `${humanize(op.step)} attempt ${op.attempt} failed (${op.failure?.message ?? 'target not reached'}); ${op.failure?.unreadable ? `reading the BMC again in ${delay} ms before anything is re-sent` : `retrying in ${delay} ms`}`,
   });
 }
 
@@ -399,7 +399,7 @@ export function endOpFailed(tx: Tx, at: number): void {
   const op = tx.ctx.inFlight;
   if (!op) return;
   const failure = op.failure;
-  const message = `${op.action.replace('_', ' ')} failed at step ${op.step.replace('_', ' ')} after ${op.attempt} attempt(s): ${failure?.message ?? 'target not reached'}`;
+  const message = `${humanize(op.action)} failed at step ${humanize(op.step)} after ${op.attempt} attempt(s): ${failure?.message ?? 'target not reached'}`;
   if (failure?.unreadable) tx.ctx.observed = 'error';
   tx.ctx.lastError = message;
   endOp(tx, 'failed', at, message);
@@ -433,7 +433,7 @@ function handleDrift(tx: Tx, query: InFlightOp, before: Observed, at: number): v
     const why =
       ctx.driftEnforcements >= DRIFT_ENFORCE_LIMIT
         ? `enforced ${DRIFT_ENFORCE_LIMIT} times already`
-        : `power ${action} is not allowed while ${ctx.status.replace('_', ' ')}`;
+        : `power ${action} is not allowed while ${humanize(ctx.status)}`;
     tx.emit({ type: 'note', at, kind: 'drift_unresolved', opId: query.opId, message: `power is ${now} but desired is ${action}: ${why}; send a power request to settle it` });
     return;
   }

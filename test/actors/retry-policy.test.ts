@@ -97,3 +97,23 @@ describeEachBackend('retry policy in the host', (t) => {
     expect(waited).toBeLessThanOrEqual(DEFAULT_RETRY_POLICY.baseDelayMs);
   });
 });
+
+describeEachBackend('retry jitter from the host', (t) => {
+  it('the host’s draw, carried on the failing result, sets where in the jitter range the wait falls', async () => {
+    const fleet = new SimBmcFleet();
+    const sim = createSimDriver({ fleet });
+    const failingOff = { ...sim, powerOff: () => Promise.reject(new DriverError('busy', 'BMC busy')) } as PowerDriver;
+    const built = buildTestHost(t.db, { fleet, drivers: { sim: failingOff as never }, random: () => 0.25 });
+    hosts.push(built.host);
+    const { host } = built;
+    await host.start();
+    // Full jitter over a flat 400 ms: a draw of 0.25 waits 100 ms.
+    const retry = { baseDelayMs: 400, multiplier: 1, maxDelayMs: 400, jitter: 1 };
+    const node = await host.createNode({ name: `jitter-${Date.now()}`, driver: 'sim', params: { initialPower: 'on', latencyMs: 2, timing: { attempts: 2 }, retry } }, user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the first query ends');
+    await host.requestPower(node.id, 'off', user);
+    await until(() => host.getNode(node.id)!.power.phase === 'idle', 'the op ends after its attempts', 10_000);
+    const events = (await listEventsByNode(t.db, node.id, { limit: 200 })).items.filter((e) => e.kind === 'retry_scheduled');
+    expect(events.map((e) => /retrying in (\d+) ms/.exec(JSON.stringify(e.detail))?.[1])).toEqual(['100']);
+  });
+});

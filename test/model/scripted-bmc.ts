@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import { createSimDriver, type SimBmcFleet } from '../../src/drivers/sim/index.ts';
 import { resolveLimits } from '../../src/drivers/timing.ts';
-import { abortError, DriverError, type DriverTarget, type PowerDriver, type PowerReading, type StepAck } from '../../src/drivers/types.ts';
+import { abortError, DriverError, type DriverTarget, type PowerDriver, type Reading, type StepAck } from '../../src/drivers/types.ts';
 
 export type HeldKind = 'on' | 'off' | 'soft_off' | 'query';
 
@@ -14,10 +14,10 @@ export interface HeldCall {
   kind: HeldKind;
   nodeId: string;
   /** Runs the command on the sim and acknowledges it. */
-  ack(observed?: PowerReading): Promise<void>;
+  ack(observed?: Reading): Promise<void>;
   fail(retryable: boolean): void;
   /** Makes the sim read `reading` (on/off), then answers the query from it. */
-  read(reading: PowerReading): Promise<void>;
+  read(reading: Reading): Promise<void>;
 }
 
 interface ScriptedParams {
@@ -30,7 +30,7 @@ export function createScriptedBmc(fleet: SimBmcFleet) {
   const held = new Map<string, HeldCall>();
   const waiting = new Map<string, (call: HeldCall) => void>();
 
-  function hold(kind: HeldKind, target: DriverTarget<ScriptedParams>, signal: AbortSignal): Promise<StepAck | PowerReading> {
+  function hold(kind: HeldKind, target: DriverTarget<ScriptedParams>, signal: AbortSignal): Promise<StepAck | Reading> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortError(signal));
       const done = () => {
@@ -84,7 +84,7 @@ export function createScriptedBmc(fleet: SimBmcFleet) {
     powerOn: (t, s) => hold('on', t, s) as Promise<StepAck>,
     powerOff: (t, s) => hold('off', t, s) as Promise<StepAck>,
     softOff: (t, s) => hold('soft_off', t, s) as Promise<StepAck>,
-    query: (t, s) => hold('query', t, s) as Promise<PowerReading>,
+    query: (t, s) => hold('query', t, s) as Promise<Reading>,
   };
 
   return {

@@ -2,7 +2,7 @@
  * The `sim` PowerDriver: speaks to a SimBmcFleet in this process, or to a sim BMC process
  * over HTTP (which outlives a crash of Switchboard, so crash tests see the BMC's real state).
  */
-import { DriverError, abortError, type DriverCapabilities, type DriverTarget, type PowerDriver, type PowerReading, type StepAck } from '../types.ts';
+import { DriverError, abortError, type DriverCapabilities, type DriverTarget, type PowerDriver, type Reading, type StepAck } from '../types.ts';
 import type { SimBmcBackend, SimCommandKind } from './backend.ts';
 import type { SimBmcFleet } from './bmc-fleet.ts';
 import { SimBmcClient, type SimBmcClientOptions } from './client.ts';
@@ -53,7 +53,7 @@ export function createSimDriver(deps: SimDriverDeps): SimPowerDriver {
     powerOn: (target, signal) => step(target, 'on', signal),
     powerOff: (target, signal) => step(target, 'off', signal),
     softOff: (target, signal) => step(target, 'soft', signal),
-    query: async (target, signal): Promise<PowerReading> => (await send(target, 'query', signal)).power,
+    query: async (target, signal): Promise<Reading> => (await send(target, 'query', signal)).power,
     close: async () => {
       await client?.close();
     },
