@@ -33,7 +33,7 @@ export interface ReconcilerDeps {
   nodes: NodeTable;
   /** Sends a host event to the node (timers' events), not awaited. */
   fire(node: NodeRuntime, event: NodeEvent): void;
-  /** The draw a DEADLINE carries for the retry policy's jitter. */
+  /** Draws in [0, 1): the jitter a DEADLINE carries, and the heal schedule's spread. */
   random: () => number;
 }
 
@@ -45,7 +45,7 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.sync = new SyncScheduler(deps.config.intervals.syncMs, (id) => this.onSyncDue(id), deps.clock);
-    this.heal = new HealSchedule({ baseMs: deps.config.intervals.healBaseMs, maxMs: deps.config.intervals.healMaxMs });
+    this.heal = new HealSchedule({ baseMs: deps.config.intervals.healBaseMs, maxMs: deps.config.intervals.healMaxMs }, deps.random);
   }
 
   /** The runner is built with this reconciler's timers; it is handed back here once built. */
