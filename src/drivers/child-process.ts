@@ -30,6 +30,14 @@ export interface RunRequest {
   readonly onSpawn?: (child: SpawnedChild) => void;
 }
 
+/** What a driver that runs a CLI command takes from its factory besides its own options. */
+export interface CommandDriverDeps {
+  /** Extra environment for the child, e.g. PATH. Never the parent's whole environment. */
+  readonly childEnv?: Readonly<Record<string, string>>;
+  /** Called right after each child started (tests inspect /proc/<pid>). */
+  readonly onSpawn?: (child: SpawnedChild) => void;
+}
+
 export interface SpawnedChild {
   readonly pid: number;
   readonly argv: readonly string[];

@@ -14,8 +14,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
-import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type Timing } from './timing.ts';
+import { runCommand, type CommandDriverDeps, type RunResult } from './child-process.ts';
+import { LIMIT_PARAMS, DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -49,19 +49,15 @@ export const IpmiParamsSchema = Type.Object(
     password: Type.String({ maxLength: 20 }),
     cipher: Type.Optional(Type.Union(IPMI_CIPHER_SUITES.map((c) => Type.Literal(c)), { default: 3, description: CIPHER_DESCRIPTION })),
     privilege: Type.Optional(Type.Union(IPMI_PRIVILEGES.map((p) => Type.Literal(p)))),
-    timing: Type.Optional(TimingParamsSchema),
-    retry: Type.Optional(RetryParamsSchema),
+    ...LIMIT_PARAMS,
   },
   { additionalProperties: false },
 );
 export type IpmiParams = Static<typeof IpmiParamsSchema>;
 
-export interface IpmiDriverDeps {
+export interface IpmiDriverDeps extends CommandDriverDeps {
   /** Path of ipmitool; default `ipmitool` looked up on the child's PATH (or the system default). */
   readonly ipmitoolPath?: string;
-  /** Extra environment for the child, e.g. PATH. Never the parent's whole environment. */
-  readonly childEnv?: Readonly<Record<string, string>>;
-  readonly onSpawn?: (child: SpawnedChild) => void;
 }
 
 /**

@@ -16,7 +16,7 @@
  * (a BMC that needs no authentication).
  */
 import { Type } from '@sinclair/typebox';
-import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type RetryParams, type Timing, type TimingParams } from './timing.ts';
+import { LIMIT_PARAMS, DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, type RetryParams, type Timing, type TimingParams } from './timing.ts';
 import { createHttpClient, errorForStatus, parseJson, type HttpClient, type HttpResponse, urlOrigin } from './http-client.ts';
 import {
   DriverError,
@@ -63,8 +63,7 @@ const paramsSchema = Type.Object(
     sessionFallbackToBasic: Type.Optional(
       Type.Boolean({ default: false, description: 'With auth "session": use basic auth when the BMC has no session service' }),
     ),
-    timing: Type.Optional(TimingParamsSchema),
-    retry: Type.Optional(RetryParamsSchema),
+    ...LIMIT_PARAMS,
   },
   { additionalProperties: false },
 );

@@ -73,6 +73,12 @@ export const RetryParamsSchema = Type.Object(
     description: 'Overrides of the driver’s retry delays (attempts per step are timing.attempts); see src/machines/retry.ts',
   },
 );
+
+/** The params every driver takes besides its own: overrides of its timing and retry policy. */
+export const LIMIT_PARAMS = {
+  timing: Type.Optional(TimingParamsSchema),
+  retry: Type.Optional(RetryParamsSchema),
+};
 export type RetryParams = Static<typeof RetryParamsSchema>;
 
 /** The delays a driver uses unless it declares its own. */

@@ -6,8 +6,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { runCommand, type RunResult, type SpawnedChild } from './child-process.ts';
-import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type Timing } from './timing.ts';
+import { runCommand, type CommandDriverDeps, type RunResult } from './child-process.ts';
+import { LIMIT_PARAMS, DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, type Timing } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -23,21 +23,17 @@ export const VirshParamsSchema = Type.Object(
     // Must start with a URI scheme, so it can never be read as a virsh option.
     uri: Type.String({ minLength: 3, maxLength: 1024, pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\x00-\\x1f]*$' }),
     domain: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^-\\x00-\\x1f/][^\\x00-\\x1f/]*$' }),
-    timing: Type.Optional(TimingParamsSchema),
-    retry: Type.Optional(RetryParamsSchema),
+    ...LIMIT_PARAMS,
   },
   { additionalProperties: false },
 );
 export type VirshParams = Static<typeof VirshParamsSchema>;
 
-export interface VirshDriverDeps {
+export interface VirshDriverDeps extends CommandDriverDeps {
   /** Path of virsh; default `virsh` looked up on the child's PATH (or the system default). */
   readonly virshPath?: string;
-  /** Extra environment for the child. Never the parent's whole environment. */
-  readonly childEnv?: Readonly<Record<string, string>>;
   /** Hard deadline for one virsh run, on top of the caller's AbortSignal. */
   readonly commandTimeoutMs?: number;
-  readonly onSpawn?: (child: SpawnedChild) => void;
 }
 
 export const VIRSH_TIMING: Timing = {

@@ -9,7 +9,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { createHttpClient, errorForStatus, type HttpClient, urlOrigin } from './http-client.ts';
-import { DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, RetryParamsSchema, TimingParamsSchema, type RetryParams, type Timing, type TimingParams } from './timing.ts';
+import { LIMIT_PARAMS, DEFAULT_ATTEMPTS, resolveLimits, resolveTiming, type RetryParams, type Timing, type TimingParams } from './timing.ts';
 import {
   DriverError,
   type DriverCapabilities,
@@ -70,8 +70,7 @@ const paramsSchema = Type.Object(
     password: Type.Optional(Type.String()),
     method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('GET')])),
     insecure: Type.Optional(Type.Boolean()),
-    timing: Type.Optional(TimingParamsSchema),
-    retry: Type.Optional(RetryParamsSchema),
+    ...LIMIT_PARAMS,
   },
   { additionalProperties: false },
 );

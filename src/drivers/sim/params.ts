@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RetryPolicy } from '../../machines/retry.ts';
-import { DEFAULT_ATTEMPTS, resolveLimits, RetryParamsSchema, TimingParamsSchema, type Timing } from '../timing.ts';
+import { LIMIT_PARAMS, DEFAULT_ATTEMPTS, resolveLimits, type Timing } from '../timing.ts';
 import { DriverError } from '../types.ts';
 
 const Millis = Type.Integer({ minimum: 0, maximum: 86_400_000 });
@@ -26,8 +26,7 @@ export const SimParamsSchema = Type.Object(
     reportsStateOnAck: Type.Optional(Type.Boolean({ description: 'The simulated BMC answers a step with the resulting power state' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, description: 'Step deadline; default 5000' })),
     minIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'Gap this BMC wants between commands' })),
-    timing: Type.Optional(TimingParamsSchema),
-    retry: Type.Optional(RetryParamsSchema),
+    ...LIMIT_PARAMS,
   },
   { additionalProperties: false },
 );
