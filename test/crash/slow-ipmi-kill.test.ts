@@ -39,7 +39,7 @@ const peers = ipmiPeersOrSkip('test/crash/slow-ipmi-kill.test.ts (kill -9 of the
 const SERVICE = fileURLToPath(new URL('./slow-ipmi-process.ts', import.meta.url));
 /** Hold of each in-session request: 7 of them make one ipmitool run take 5.6–7 s. */
 const HOLD_MS = { min: 800, max: 1_000 } as const;
-/** Per-node overrides: latest end = send + 1 s start grace + 15 s + 6 s. */
+/** Per-node overrides: latest end = stamp + start window (START_GRACE_MS) + 15 s + 6 s. */
 const TIMING = { commandBudgetMs: 15_000, settleMs: 6_000 } as const;
 /** How long a killed command may take to die (measured: milliseconds). */
 const DIE_WITHIN_MS = 3_000;
