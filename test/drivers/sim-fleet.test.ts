@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SimBmcFleet, UnknownSimNodeError } from '../../src/drivers/sim/bmc-fleet.ts';
 import type { SimCommandKind } from '../../src/drivers/sim/backend.ts';
 import { DriverError } from '../../src/drivers/types.ts';
+import { ManualTime } from '../support/manual-time.ts';
 
 function cmd(fleet: SimBmcFleet, nodeId: string, kind: SimCommandKind, params: Record<string, unknown> = {}, signal?: AbortSignal) {
   return fleet.command({ nodeId, bmc: `sim:${nodeId}`, kind, params }, signal);
@@ -215,5 +216,30 @@ describe('SimBmcFleet memory', () => {
     expect(fleet.size).toBe(N);
     expect(fleet.overlaps().total).toBe(0);
     expect(perNode).toBeLessThan(2048);
+  });
+});
+
+describe('SimBmcFleet on an injected scheduler', () => {
+  it('answers after latencyMs of the given scheduler’s time, and an abort clears its timer', async () => {
+    const time = new ManualTime(0);
+    const fleet = new SimBmcFleet({ now: time.monotonic, scheduler: time });
+    let answered: unknown;
+    const reply = cmd(fleet, 'n1', 'on', { latencyMs: 1_000 }).then((r) => (answered = r));
+    expect(time.pending).toBe(1);
+    await time.advance(999);
+    expect(answered).toBeUndefined();
+    expect(fleet.stats().inFlight).toBe(1);
+    await time.advance(1);
+    await reply;
+    expect(answered).toEqual({ power: 'on' });
+    expect(fleet.history('n1')[0]).toMatchObject({ start: 0, end: 1_000, outcome: 'ok' });
+
+    const controller = new AbortController();
+    const aborted = rejection(cmd(fleet, 'n1', 'off', { latencyMs: 1_000 }, controller.signal));
+    expect(time.pending).toBe(1);
+    controller.abort();
+    expect((await aborted).kind).toBe('aborted');
+    expect(time.pending).toBe(0);
+    expect(fleet.power('n1')).toBe('on');
   });
 });

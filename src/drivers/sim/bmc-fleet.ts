@@ -18,7 +18,20 @@ export interface SimBmcFleetOptions extends OverlapDetectorOptions {
   readonly historyPerNode?: number;
   /** Monotonic clock in ms; default performance.now. */
   readonly now?: () => number;
+  /** Where the latency timers run (the host's Scheduler shape); default the real timers. */
+  readonly scheduler?: SimScheduler;
 }
+
+/** Timers for answer latency; tests pass a controlled clock's scheduler. */
+export interface SimScheduler {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: SimScheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export interface SimStats {
   readonly nodes: number;
@@ -55,6 +68,7 @@ export class SimBmcFleet implements SimBmcBackend {
   private readonly detector: OverlapDetector;
   private readonly historyPerNode: number;
   private readonly now: () => number;
+  private readonly timers: SimScheduler;
   private readonly kindCounts: Record<SimCommandKind, number> = { on: 0, off: 0, soft: 0, query: 0 };
   private readonly outcomeCounts: Record<string, number> = {};
   private nextId = 1;
@@ -65,6 +79,7 @@ export class SimBmcFleet implements SimBmcBackend {
     if (!Number.isInteger(keep) || keep < 0) throw new RangeError(`historyPerNode must be a non-negative integer, got ${keep}`);
     this.historyPerNode = keep;
     this.now = options.now ?? (() => performance.now());
+    this.timers = options.scheduler ?? realTimers;
   }
 
   /** Adds a node (as if its BMC were racked) or returns silently when it exists. */
@@ -161,11 +176,11 @@ export class SimBmcFleet implements SimBmcBackend {
     const delay = params.latencyMs + (params.latencyJitterMs > 0 ? Math.floor(this.random(node) * (params.latencyJitterMs + 1)) : 0);
 
     return new Promise<SimReply>((resolve, reject) => {
-      const timers: { answer?: ReturnType<typeof setTimeout> } = {};
+      const timers: { answer?: unknown } = {};
       // An answer without latency comes before any listener is added: nothing to remove then.
       let listening = false;
       const onAbort = (): void => {
-        clearTimeout(timers.answer);
+        if (timers.answer !== undefined) this.timers.clearTimeout(timers.answer);
         this.finish(record, 'aborted');
         reject(abortError(signal as AbortSignal));
       };
@@ -192,7 +207,7 @@ export class SimBmcFleet implements SimBmcBackend {
       }
       listening = true;
       signal?.addEventListener('abort', onAbort, { once: true });
-      timers.answer = setTimeout(answer, delay);
+      timers.answer = this.timers.setTimeout(answer, delay);
     });
   }
 
