@@ -11,13 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/drivers/child-process.ts';
 import { spawnHelperPdeathsig, spawnHelperPid, spawnViaHelper, type SpawnOutcome } from '../../src/drivers/spawner.ts';
 import { DriverError } from '../../src/drivers/types.ts';
+import { SETPRIV, requirePeers } from '../support/peers.ts';
 
 const PATH = '/usr/bin:/bin';
-const haveSetpriv = existsSync('/usr/bin/setpriv') || existsSync('/bin/setpriv');
-const requirePeers = process.env.SWITCHBOARD_REQUIRE_PEERS === '1';
-if (!haveSetpriv && !requirePeers) {
-  console.warn('\n*** test/drivers/child-process.test.ts: the parent-death test is SKIPPED: setpriv is not installed (Debian package "util-linux"). ***\n');
-}
+const haveSetpriv = requirePeers('test/drivers/child-process.test.ts (the parent-death test)', [SETPRIV]);
 
 function parentOf(pid: number): number {
   // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
@@ -110,7 +107,7 @@ describe('runCommand', () => {
     }
   });
 
-  it.skipIf(!haveSetpriv && !requirePeers)('starts commands with a parent-death signal (setpriv), so they die if the helper is killed', async () => {
+  it.runIf(haveSetpriv)('starts commands with a parent-death signal (setpriv), so they die if the helper is killed', async () => {
     // The helper falls back to a plain spawn without setpriv (orphans.test.ts).
     const result = await runCommand({ command: 'setpriv', args: ['--dump'], env: { PATH }, signal: new AbortController().signal, timeoutMs: 5_000 });
     expect(spawnHelperPdeathsig()).toBe(true);
