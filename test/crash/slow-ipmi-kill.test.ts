@@ -21,10 +21,9 @@
  *
  * Steps aside loudly without ipmi_sim/ipmitool, unless SWITCHBOARD_REQUIRE_PEERS=1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getOp } from '../../src/db/repositories/ops.ts';
@@ -34,6 +33,7 @@ import { startSlowUdpProxy, type SlowUdpProxy } from '../peers/slow-udp-proxy.ts
 import { chassisOverlaps, commandOf, powerCommands, proxyRuns, runOverlaps, secs } from '../e2e/slow-ipmi-log.ts';
 import { createCrashDatabase, crashBackend, type CrashDatabase } from './crash-database.ts';
 import type { SlowIpmiLine, SlowIpmiRequest, SlowIpmiServiceOptions } from './slow-ipmi-process.ts';
+import { startJsonLinesChild } from '../support/json-lines-child.ts';
 
 const peers = ipmiPeersOrSkip('test/crash/slow-ipmi-kill.test.ts (kill -9 of the service during a slow ipmitool)');
 const SERVICE = fileURLToPath(new URL('./slow-ipmi-process.ts', import.meta.url));
@@ -62,60 +62,19 @@ const children: ChildProcess[] = [];
 
 /** Detached: the service leads its own process group, so the test can SIGKILL the whole group. */
 function startService(options: SlowIpmiServiceOptions): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVICE, JSON.stringify(options)], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${SERVICE}`);
-  children.push(child);
-  const lines: SlowIpmiLine[] = [];
-  const wake = new Set<() => void>();
-  let stderr = '';
-  let done = false;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      done = true;
-      resolve();
-      for (const w of [...wake]) w();
-    }),
-  );
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-8_000);
-  });
-  child.stdin!.on('error', () => undefined);
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as SlowIpmiLine);
-    } catch {
-      return;
-    }
-    for (const w of [...wake]) w();
-  });
+  const service = startJsonLinesChild<SlowIpmiLine>(SERVICE, options);
+  children.push(service.child);
   return {
-    child,
-    pid: child.pid,
-    lines,
-    exited,
-    send(request) {
-      child.stdin!.write(`${JSON.stringify(request)}\n`);
-    },
+    child: service.child,
+    pid: service.pid,
+    lines: service.lines,
+    exited: service.exited,
+    send: (request) => service.send(request),
     async waitFor(match, what, timeoutMs, from = 0) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const fatal = lines.find((l) => l.type === 'fatal');
-        if (fatal) throw new Error(`the service failed: ${JSON.stringify(fatal)}\n${stderr}`);
-        const found = lines.slice(from).find(match);
-        if (found) return found;
-        if (done) throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before ${what}\n${stderr}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${stderr}`);
-        await new Promise<void>((resolve) => {
-          const wakeUp = (): void => {
-            clearTimeout(timer);
-            wake.delete(wakeUp);
-            resolve();
-          };
-          const timer = setTimeout(wakeUp, left);
-          wake.add(wakeUp);
-        });
-      }
+      // A fatal line ends the wait at once, whatever it waits for.
+      const line = await service.waitFor((l) => l.type === 'fatal' || match(l), what, timeoutMs, from);
+      if (line.type === 'fatal') throw new Error(`the service failed: ${JSON.stringify(line)}\n${service.stderr()}`);
+      return line as never;
     },
   };
 }

@@ -9,14 +9,14 @@
  * package `util-linux`). Without them these tests say so and step aside, unless
  * SWITCHBOARD_REQUIRE_PEERS=1, where they fail.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSilentBmc, type SilentBmc } from '../peers/silent-bmc.ts';
 import { IPMITOOL, SETPRIV, requirePeers } from '../support/peers.ts';
 import type { OrphanServiceLine, OrphanServiceOptions } from './orphans-service.ts';
+import { startJsonLinesChild } from '../support/json-lines-child.ts';
 
 const SERVICE = fileURLToPath(new URL('./orphans-service.ts', import.meta.url));
 /** How long a killed command may take to die. Measured: a few ms; this is for slow CI. */
@@ -79,50 +79,18 @@ interface Service {
 
 /** The service leads its own process group (detached), so the test can kill the whole group. */
 function startService(options: OrphanServiceOptions): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVICE, JSON.stringify(options)], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${SERVICE}`);
-  const lines: OrphanServiceLine[] = [];
-  const wake = new Set<() => void>();
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    resolve();
-    for (const w of [...wake]) w();
-  }));
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  child.stdin!.on('error', () => undefined);
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as OrphanServiceLine);
-    } catch {
-      return;
-    }
-    for (const w of [...wake]) w();
-  });
-  started.push(child);
+  const service = startJsonLinesChild<OrphanServiceLine>(SERVICE, options, { keepStderr: 4_000 });
+  started.push(service.child);
+  let taken = 0;
   return {
-    child,
-    pid: child.pid,
-    exited,
+    child: service.child,
+    pid: service.pid,
+    exited: service.exited,
     async next(type, timeoutMs) {
-      const deadline = performance.now() + timeoutMs;
-      for (;;) {
-        const at = lines.findIndex((l) => l.type === type);
-        if (at >= 0) return lines.splice(at, 1)[0] as never;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`service exited (${child.exitCode ?? child.signalCode}) before "${type}"\n${stderr}`);
-        const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for "${type}" from the service\n${stderr}`);
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            clearTimeout(timer);
-            wake.delete(done);
-            resolve();
-          };
-          const timer = setTimeout(done, left);
-          wake.add(done);
-        });
-      }
+      // Lines are taken in order: each call waits for the next line of its type after the last one taken.
+      const line = await service.waitFor((l) => l.type === type, `"${type}" from the service`, timeoutMs, taken);
+      taken = service.lines.indexOf(line) + 1;
+      return line as never;
     },
   };
 }
