@@ -142,6 +142,7 @@ export function assembleHost(deps: HostDeps): { host: Host; internals: HostInter
     },
     recover: (node) => void recoverNode(node),
     stopping: () => stopping,
+    later: (ms, fn) => reconciler.later(ms, fn),
   });
 
   function usable(idOrName: string): NodeRuntime {

@@ -37,13 +37,19 @@ export interface TransitionsDeps {
   /** A rolled-back node may go on (the database answers again, or it was never down). */
   recover(node: NodeRuntime): void;
   stopping(): boolean;
+  /** Runs fn after ms on the host's scheduler; returns a cancel function (the database probe). */
+  later(ms: number, fn: () => void): () => void;
 }
+
+/** How often the database is asked whether it answers again after an outage. */
+const PROBE_EVERY_MS = 1_000;
 
 export class Transitions {
   private readonly committers: GroupCommitter[];
   private readonly choice: { spill: number; windowMs: number };
   private readonly needsRecover = new Set<NodeRuntime>();
-  private probe: NodeJS.Timeout | null = null;
+  private probe: (() => void) | null = null;
+  private probing: Promise<void> | null = null;
   private dispatching = 0;
   databaseAvailable = true;
 
@@ -165,19 +171,22 @@ export class Transitions {
   private setDatabaseAvailable(available: boolean): void {
     if (available === this.databaseAvailable) return;
     this.databaseAvailable = available;
-    if (!available && !this.probe && !this.deps.stopping()) {
-      this.probe = setInterval(() => void this.probeDatabase(), 1000);
-      this.probe.unref();
-    }
+    if (!available && !this.probe && !this.deps.stopping()) this.probeLater();
+  }
+
+  private probeLater(): void {
+    this.probe = this.deps.later(PROBE_EVERY_MS, () => {
+      this.probing = this.probeDatabase().finally(() => (this.probing = null));
+    });
   }
 
   private async probeDatabase(): Promise<void> {
     try {
       await sql`select 1`.execute(this.deps.db);
     } catch {
+      if (!this.deps.stopping()) this.probeLater();
       return;
     }
-    if (this.probe) clearInterval(this.probe);
     this.probe = null;
     this.databaseAvailable = true;
     this.deps.log.info({ nodes: this.needsRecover.size }, 'database answers again; recovering rolled-back nodes');
@@ -194,13 +203,14 @@ export class Transitions {
   /** Resolves when no transition is being dispatched or committed. */
   async settled(): Promise<void> {
     do {
+      await this.probing;
       await this.drain();
       await new Promise((r) => setImmediate(r));
     } while (this.dispatching > 0);
   }
 
   stop(): void {
-    if (this.probe) clearInterval(this.probe);
+    this.probe?.();
     this.probe = null;
   }
 }
