@@ -5,7 +5,8 @@ import base from './vitest.config.ts';
  * `npm run test:fast`: the pure and in-process tiers, for the edit-test loop. No child
  * processes, no Debian peers, no browser: the chart (machines, rendering), the host on PGlite
  * (actors), the database layer on PGlite (db), the HTTP API through inject (http), config and
- * secrets. About a minute on two shared cores; each PGlite a file opens costs ~1.4 s.
+ * secrets. About a minute on two shared cores (host tests run on controlled time); each PGlite a
+ * file opens costs ~1.4 s.
  *
  * Left to `npm test`: test/model (its path exploration alone takes ~60 s, at collection),
  * test/cli (runs the bin as a child), test/crash (kills processes), test/drivers and test/e2e
@@ -24,9 +25,6 @@ export default defineConfig({
       'test/http/**/*.test.ts',
       'test/*.test.ts',
     ],
-    // On the wall clock today (~55 s of sleeps and polls between them); they join once they run
-    // on the host's injected scheduler (issue 13 item 5).
-    exclude: ['test/actors/host.test.ts', 'test/actors/latest-end.test.ts'],
     // vitest runs one file at a time on two cores; two overlap the waits on PGlite and timers.
     maxWorkers: 2,
   },
