@@ -16,7 +16,7 @@ import { DriverError, type DriverTarget, type PowerDriver } from '../drivers/typ
 import type { Command } from '../machines/derive.ts';
 import type { InFlightOp, NodeEvent } from '../machines/types.ts';
 import type { BmcLimiter, Lease } from './limits.ts';
-import type { NodeRuntime, RunningCommand } from './node-runtime.ts';
+import { capabilitiesOf, type NodeRuntime, type RunningCommand } from './node-runtime.ts';
 
 export interface CommandHooks {
   /** The command alone, from its send to its answer (or to its client giving up). */
@@ -149,7 +149,7 @@ export class CommandRunner {
 
   private async run(node: NodeRuntime, driver: PowerDriver, cmd: Command, running: RunningCommand): Promise<void> {
     const { limiter, clock, hooks } = this.deps;
-    const caps = driver.capabilities(node.params);
+    const caps = capabilitiesOf(node) ?? driver.capabilities(node.params);
     const { minIntervalMs, commandBudgetMs } = caps.timing;
     const ref = { opId: cmd.opId, step: cmd.step, attempt: cmd.attempt };
     const signal = running.controller.signal;

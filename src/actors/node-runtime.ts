@@ -1,7 +1,7 @@
 /** One node in the host: its actor and everything the host tracks beside it. */
 import { createActor, type Actor } from 'xstate';
 import type { NodeRecord } from '../db/repositories/nodes.ts';
-import type { PowerDriver } from '../drivers/types.ts';
+import type { DriverCapabilities, PowerDriver } from '../drivers/types.ts';
 import type { GroupCommitter } from './group-commit.ts';
 import { restoringMachine } from './shared-restore.ts';
 import { nodeMachine } from '../machines/node-machine.ts';
@@ -90,4 +90,19 @@ export function newRuntime(record: NodeRecord): NodeRuntime {
     healTimer: null,
     updatedAt: record.updatedAt,
   };
+}
+
+/**
+ * The node's driver capabilities (timing and retry with its overrides), computed once per params
+ * object: the view and every command read them, and params are replaced, never edited.
+ */
+const capsCache = new WeakMap<object, DriverCapabilities>();
+export function capabilitiesOf(node: NodeRuntime): DriverCapabilities | null {
+  if (!node.driver) return null;
+  let caps = capsCache.get(node.params);
+  if (caps === undefined) {
+    caps = node.driver.capabilities(node.params);
+    capsCache.set(node.params, caps);
+  }
+  return caps;
 }

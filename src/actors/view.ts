@@ -1,7 +1,7 @@
 import { allowedActions, powerPhase } from '../machines/derive.ts';
 import type { DriverName } from '../drivers/types.ts';
 import type { NodeView } from './types.ts';
-import type { NodeRuntime } from './node-runtime.ts';
+import { capabilitiesOf, type NodeRuntime } from './node-runtime.ts';
 
 interface CachedView {
   snapshot: unknown;
@@ -71,7 +71,7 @@ function buildView(node: NodeRuntime): NodeView {
           lastError: c.lastError,
         }
       : { observed: 'error', desired: null, inFlight: null, pending: null, phase: 'idle', command: null, readError: null, lastError: node.fault },
-    timing: node.driver ? node.driver.capabilities(node.params).timing : null,
+    timing: capabilitiesOf(node)?.timing ?? null,
     allowed: state ? allowedActions(state) : NOTHING_ALLOWED,
   };
 }
