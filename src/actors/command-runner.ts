@@ -12,6 +12,7 @@
  * - after a restart, a node that was mid-command holds its BMC until that command's latest end
  *   before it recovers (`recoverAfter`).
  */
+import { redactSecrets } from '../drivers/redact.ts';
 import { DriverError, type DriverTarget, type PowerDriver } from '../drivers/types.ts';
 import type { Command } from '../machines/derive.ts';
 import type { InFlightOp, NodeEvent } from '../machines/types.ts';
@@ -203,10 +204,12 @@ export class CommandRunner {
       const e = err instanceof DriverError ? err : unexpected(err);
       outcome = e.kind === 'aborted' ? 'aborted' : 'error';
       mayStillRun = sentAt !== null && e.mayStillRun;
+      // What a driver says reaches lastError, history, the stream and every viewer: no secret in it.
+      const error = redactSecrets(e.message, node.params, driver.secretParams);
       result =
         cmd.kind === 'query'
-          ? { type: 'QUERY_FAILED', ...ref, retryable: e.retryable, error: e.message, at: 0 }
-          : { type: 'STEP_FAILED', ...ref, retryable: e.retryable, error: e.message, at: 0 };
+          ? { type: 'QUERY_FAILED', ...ref, retryable: e.retryable, error, at: 0 }
+          : { type: 'STEP_FAILED', ...ref, retryable: e.retryable, error, at: 0 };
     } finally {
       budgetTimer?.();
     }

@@ -26,6 +26,7 @@ import {
   type Reading,
   type StepAck,
 } from './types.ts';
+import { checkBmcUrl } from './redact.ts';
 
 export interface RedfishParams {
   /** BMC base URL, e.g. https://10.0.0.5 (a trailing /redfish/v1 is accepted). */
@@ -320,15 +321,7 @@ export function createRedfishDriver(deps: RedfishDriverDeps = {}): PowerDriver<R
 }
 
 export function validateRedfishParams(params: RedfishParams): void {
-  let url: URL;
-  try {
-    url = new URL(params.url);
-  } catch {
-    throw new DriverError('config', `url: "${params.url}" is not a valid URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new DriverError('config', `url: expected http:// or https://, got ${url.protocol}`);
-  }
+  checkBmcUrl('url', params.url, 'params.user and params.password');
   if (params.auth !== undefined && params.auth !== 'basic' && params.auth !== 'session') {
     throw new DriverError('config', `auth: expected "basic" or "session", got "${String(params.auth)}"`);
   }

@@ -18,6 +18,7 @@ import {
   type Reading,
   type StepAck,
 } from './types.ts';
+import { checkBmcUrl } from './redact.ts';
 
 export interface WebhookParams {
   onUrl: string;
@@ -141,16 +142,7 @@ export function readBody(body: string, params: Pick<WebhookParams, 'onRegex' | '
 export function validateWebhookParams(params: WebhookParams): void {
   for (const key of ['onUrl', 'offUrl', 'softOffUrl', 'queryUrl'] as const) {
     const value = params[key];
-    if (value === undefined) continue;
-    let parsed: URL;
-    try {
-      parsed = new URL(value);
-    } catch {
-      throw new DriverError('config', `${key}: "${value}" is not a valid URL`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new DriverError('config', `${key}: expected http:// or https://, got ${parsed.protocol}`);
-    }
+    if (value !== undefined) checkBmcUrl(key, value, 'params.user and params.password, or params.bearer');
   }
   compile('onRegex', params.onRegex);
   compile('offRegex', params.offRegex);
