@@ -11,6 +11,13 @@ export interface Config {
   /** 32-byte key (hex or base64) for driver secrets; embedded mode creates a key file when unset. */
   readonly secretKey: string | undefined;
   readonly demoNodes: number;
+  /**
+   * Extra Host names the server answers to (DNS-rebinding guard), lower-case, each `name` (any
+   * port) or `name:port`. Loopback names, IP addresses and HOST are always allowed.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Extra web origins (`scheme://host[:port]`) whose pages may call the API and open the stream. */
+  readonly allowedOrigins: readonly string[];
   readonly logLevel: string;
   /**
    * Variables of the service's environment passed on to driver commands (ipmitool, virsh),
@@ -89,6 +96,39 @@ function driverChildEnv(env: Env): Record<string, string> {
   return out;
 }
 
+function list(env: Env, name: string): string[] {
+  return str(env, name, '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+}
+
+/** `name` or `name:port`, where name is a DNS name, an IPv4 address or a bracketed IPv6 address. */
+const HOST_ENTRY = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+function allowedHosts(env: Env): string[] {
+  const name = 'SWITCHBOARD_ALLOWED_HOSTS';
+  return list(env, name).map((raw) => {
+    const entry = raw.toLowerCase();
+    const port = /:(\d+)$/.exec(entry)?.[1];
+    if (!HOST_ENTRY.test(entry) || (port !== undefined && Number(port) > 65535)) {
+      throw new ConfigError(name, `"${raw}" is not a host name (expected a comma-separated list such as switchboard.example.com,switchboard.example.com:8443)`);
+    }
+    return entry;
+  });
+}
+
+function allowedOrigins(env: Env): string[] {
+  const name = 'SWITCHBOARD_ALLOWED_ORIGINS';
+  return list(env, name).map((raw) => {
+    const hint = `(expected a comma-separated list of origins such as https://switchboard.example.com, without a path)`;
+    if (!URL.canParse(raw)) throw new ConfigError(name, `"${raw}" is not an origin ${hint}`);
+    const url = new URL(raw);
+    // Scheme and authority only (a trailing slash is tolerated): no credentials, path, query or fragment.
+    if (!/^https?:\/\/[^/?#@\s]+\/?$/i.test(raw) || url.username !== '' || url.password !== '') {
+      throw new ConfigError(name, `"${raw}" is not an origin ${hint}`);
+    }
+    return url.origin;
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = optional(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -105,6 +145,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str(env, 'SWITCHBOARD_DATA_DIR', './data'),
     secretKey: optional(env, 'SWITCHBOARD_SECRET_KEY'),
     demoNodes: int(env, 'SWITCHBOARD_DEMO_NODES', 0, 0, 100_000),
+    allowedHosts: allowedHosts(env),
+    allowedOrigins: allowedOrigins(env),
     logLevel,
     driverChildEnv: driverChildEnv(env),
     limits: {
