@@ -8,6 +8,10 @@ export const ERROR_MESSAGES = {
   invalid_params: 'The driver params are not valid for this driver.',
   unauthorized: 'A valid bearer token is required.',
   forbidden: 'Your token does not have the role this needs.',
+  forbidden_host:
+    'This server does not answer to this Host name (a guard against DNS rebinding). If it is a name of this server, add it to SWITCHBOARD_ALLOWED_HOSTS.',
+  forbidden_origin:
+    'Requests from web pages of another origin are refused. To allow a site to call this API, add its origin to SWITCHBOARD_ALLOWED_ORIGINS.',
   not_found: 'No such resource.',
   node_not_found: 'No such node.',
   op_not_found: 'No such op.',

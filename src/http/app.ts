@@ -4,7 +4,8 @@
  * inject).
  */
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -12,7 +13,7 @@ import type { Kysely } from 'kysely';
 import type { Host } from '../actors/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/index.ts';
-import { TokenAuthenticator, installAuth } from './auth.ts';
+import { TokenAuthenticator, installAuth, installOriginChecks } from './auth.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loggerOptions, type LogOptions } from './logging.ts';
@@ -24,6 +25,10 @@ import { powerRoutes } from './routes/power.ts';
 import { streamRoutes, type StreamOptions } from './routes/stream.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { staticUiRoutes } from './static-ui.ts';
+
+/** A WebSocket upgrade request (the plugin's request.ws is unset when an earlier hook refused it). */
+const isUpgrade = (request: FastifyRequest): boolean =>
+  request.headers.upgrade !== undefined && /\bupgrade\b/i.test(request.headers.connection ?? '');
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_UI_ROOT = fileURLToPath(new URL('./ui/', import.meta.url));
@@ -65,9 +70,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: no text/plain bodies (415 instead of a confusing schema error).
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  // Host and Origin before auth and any route (the WebSocket upgrade included).
+  installOriginChecks(app, {
+    listenHost: deps.config.host,
+    allowedHosts: deps.config.allowedHosts,
+    allowedOrigins: deps.config.allowedOrigins,
+  });
   installAuth(app, authenticator, deps.auth ?? {});
 
   app.addHook('onResponse', async (request, reply) => {
+    // A refused WebSocket upgrade (403 origin, 401, 404…) is answered on the raw socket, which
+    // nothing reads or closes after that: close it, or it lingers and holds up the server's close.
+    if (reply.statusCode !== 101 && isUpgrade(request)) {
+      const socket = request.raw.socket as Socket | undefined;
+      // (light-my-request's fake socket has no destroySoon)
+      if (socket !== undefined && !socket.destroyed && typeof socket.destroySoon === 'function') socket.destroySoon();
+    }
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },

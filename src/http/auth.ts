@@ -3,6 +3,7 @@
  * tokens repository; results are cached for at most CACHE_TTL_MS, and a revocation through this
  * app drops the cache entry at once (elsewhere it takes effect within the TTL).
  */
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.ts';
@@ -144,5 +145,87 @@ export function installAuth(app: FastifyInstance, authenticator: TokenAuthentica
       });
     }
     request.principal = principal;
+  });
+}
+
+/**
+ * Which Host names the server answers to and which web origins may call it: the guard against
+ * DNS rebinding (a page of attacker.example whose name now resolves to this server) and against
+ * cross-site requests and WebSockets (a page of another site calling the API from a browser that
+ * can reach it, e.g. demo mode's open read from localhost).
+ */
+export interface OriginPolicy {
+  /** The configured listen address (HOST): always an allowed Host name. */
+  listenHost: string;
+  /** Extra Host names: `name` (any port) or `name:port`, lower-case (SWITCHBOARD_ALLOWED_HOSTS). */
+  allowedHosts: readonly string[];
+  /** Extra origins, as URL.origin gives them (SWITCHBOARD_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
+}
+
+/** Names that are this machine wherever it is reached from; their port is not checked. */
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** `name` and `port` of a Host header (name lower-case, IPv6 in brackets, no trailing dot). */
+function splitHost(value: string): { name: string; port: string | undefined } | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value.trim().toLowerCase());
+  if (match === null) return undefined;
+  return { name: match[1]!.replace(/\.$/, ''), port: match[2] };
+}
+
+/** An IP address cannot be rebound: only a DNS name can be made to point at this server. */
+function isIpLiteral(name: string): boolean {
+  if (name.startsWith('[')) return isIP(name.slice(1, -1)) === 6;
+  return isIP(name) === 4;
+}
+
+function listenName(host: string): string {
+  const name = host.toLowerCase();
+  return isIP(name) === 6 ? `[${name}]` : name;
+}
+
+/** Whether a Host header names this server under the policy. */
+export function hostAllowed(policy: OriginPolicy, value: string): boolean {
+  const host = splitHost(value);
+  if (host === undefined) return false;
+  if (LOOPBACK_NAMES.has(host.name) || isIpLiteral(host.name) || host.name === listenName(policy.listenHost)) return true;
+  const withPort = host.port === undefined ? host.name : `${host.name}:${host.port}`;
+  return policy.allowedHosts.some((entry) => entry === host.name || entry === withPort);
+}
+
+/**
+ * Whether a browser's Origin may call: the server's own origin (the page was served under the
+ * Host this request names; the scheme is not compared, so a TLS-terminating proxy in front
+ * still counts as the same origin) or a configured one. `null` (sandboxed frames, file://) never.
+ */
+export function originAllowed(policy: OriginPolicy, origin: string, hostHeader: string | undefined): boolean {
+  if (!URL.canParse(origin)) return false;
+  const url = new URL(origin);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  if (policy.allowedOrigins.includes(url.origin)) return true;
+  if (hostHeader === undefined) return false;
+  const host = splitHost(hostHeader);
+  if (host === undefined) return false;
+  const defaultPort = url.protocol === 'https:' ? '443' : '80';
+  return url.hostname === host.name && (url.port || defaultPort) === (host.port ?? defaultPort);
+}
+
+const shown = (value: string) => value.slice(0, 255);
+
+/**
+ * Registers the onRequest hook that refuses, before anything else runs (auth, the WebSocket
+ * upgrade, a route), a request whose Host is not a name of this server, and a browser request
+ * whose Origin is another site's. Requests without Origin (curl, the CLI) pass the Origin check.
+ */
+export function installOriginChecks(app: FastifyInstance, policy: OriginPolicy): void {
+  app.addHook('onRequest', async (request) => {
+    const host = request.headers.host;
+    if (host !== undefined && !hostAllowed(policy, host)) {
+      throw new AppError('forbidden_host', undefined, { host: shown(host), variable: 'SWITCHBOARD_ALLOWED_HOSTS' });
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && !originAllowed(policy, origin, host)) {
+      throw new AppError('forbidden_origin', undefined, { origin: shown(origin), variable: 'SWITCHBOARD_ALLOWED_ORIGINS' });
+    }
   });
 }

@@ -13,6 +13,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_params: 400,
   unauthorized: 401,
   forbidden: 403,
+  forbidden_host: 403,
+  forbidden_origin: 403,
   not_found: 404,
   node_not_found: 404,
   op_not_found: 404,
