@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -32,6 +33,29 @@ const isUpgrade = (request: FastifyRequest): boolean =>
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_UI_ROOT = fileURLToPath(new URL('./ui/', import.meta.url));
+
+/**
+ * The Content-Security-Policy of every reply (UI, /docs, API). The UI and Swagger UI load their
+ * scripts, styles, images and fonts from this server only and call it (fetch, the WebSocket:
+ * CSP3 `'self'` covers ws:/wss: to the same host), with no inline script or style markup (the UI
+ * sets sizes through element.style, which CSP allows). No page may frame it or post a form
+ * elsewhere. No upgrade-insecure-requests: the server is often reached over plain HTTP (an IP, a
+ * lab network), where it would break every subresource. Swagger UI renders fully; the one thing
+ * it is refused is the `<style>` inside its bundled (unused) logo SVG.
+ */
+export const CSP_DIRECTIVES = {
+  'default-src': ["'self'"],
+  'base-uri': ["'self'"],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'", 'data:'],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'img-src': ["'self'", 'data:'],
+  'object-src': ["'none'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'"],
+};
 
 export interface AppDeps {
   host: Host;
@@ -70,7 +94,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: no text/plain bodies (415 instead of a confusing schema error).
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
-  // Host and Origin before auth and any route (the WebSocket upgrade included).
+  // Headers first, so refusals carry them too; then Host/Origin, before auth and any route.
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // TLS is terminated in front of the service (if at all); HSTS is that proxy's to send.
+    strictTransportSecurity: false,
+  });
   installOriginChecks(app, {
     listenHost: deps.config.host,
     allowedHosts: deps.config.allowedHosts,
