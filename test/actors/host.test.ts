@@ -9,13 +9,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitBatch, getSnapshot, listOpsByNode, getOp, type CommitBatch } from '../../src/db/index.ts';
-import { createSimDriver, DEFAULT_SIM_TIMEOUT_MS, SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { createSimDriver, DEFAULT_SIM_TIMEOUT_MS } from '../../src/drivers/sim/index.ts';
 import type { PowerDriver } from '../../src/drivers/types.ts';
 import type { TestableHost } from '../../src/actors/testing.ts';
 import { START_GRACE_MS } from '../../src/machines/ops.ts';
 import { describeEachBackend } from '../support/database.ts';
-import { buildTestHost, testConfig } from '../support/host.ts';
-import { ManualTime } from '../support/manual-time.ts';
+import { testConfig } from '../support/host.ts';
+import { controlledHosts, fleetOn, newTime } from '../support/controlled-host.ts';
 
 const user = { requestedBy: 'test' };
 const hosts: TestableHost[] = [];
@@ -27,18 +27,6 @@ afterEach(async () => {
  * A clock for the next test, starting where the latest one left off: the tests share a database,
  * and a node restored from an earlier test must not find its stamps in the future.
  */
-const clocks: ManualTime[] = [];
-function newTime(): ManualTime {
-  const time = new ManualTime(Math.max(Date.parse('2026-01-01T00:00:00Z'), ...clocks.map((c) => c.now)));
-  clocks.push(time);
-  return time;
-}
-
-/** A sim fleet whose latency and power changes run on the test's time. */
-function fleetOn(time: ManualTime, options: ConstructorParameters<typeof SimBmcFleet>[0] = {}): SimBmcFleet {
-  return new SimBmcFleet({ ...options, now: time.monotonic, scheduler: time });
-}
-
 /**
  * Long enough for every node on the host to end what it is doing, those restored from earlier
  * tests of this database too: a command's latest end (start window + the sim's 5 s budget) and
@@ -54,18 +42,7 @@ function signalled(): { reached: Promise<void>; signal: () => void } {
 }
 
 describeEachBackend('actor host', (t) => {
-  /**
-   * A host on controlled time: its scheduler and clock are `time` (a new ManualTime unless
-   * given; pass the one a fleet runs on), and `time.advance` settles this host between timers.
-   */
-  async function started(options: Parameters<typeof buildTestHost>[1] & { time?: ManualTime } = {}) {
-    const { time = newTime(), ...rest } = options;
-    const built = buildTestHost(t.db, { fleet: rest.fleet ?? fleetOn(time), scheduler: time, clock: time.clock, random: () => 0.5, ...rest });
-    hosts.push(built.host);
-    time.settleWith(() => built.host.internals.settled());
-    await built.host.start();
-    return { ...built, time };
-  }
+  const started = controlledHosts(() => t.db, hosts);
 
   it('acknowledges only what is committed: op, desired state and snapshot are in the database (invariant 4)', async () => {
     const { host, time } = await started();

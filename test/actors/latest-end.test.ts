@@ -11,12 +11,12 @@
 import { afterEach, expect, it } from 'vitest';
 import { commitBatch, getSnapshot, listOpsByNode, type CommitBatch } from '../../src/db/index.ts';
 import { listEventsByNode } from '../../src/db/repositories/events.ts';
-import { createSimDriver, SimBmcFleet } from '../../src/drivers/sim/index.ts';
+import { createSimDriver } from '../../src/drivers/sim/index.ts';
 import { DriverError } from '../../src/drivers/types.ts';
 import type { TestableHost } from '../../src/actors/testing.ts';
 import { describeEachBackend } from '../support/database.ts';
-import { buildTestHost, testConfig } from '../support/host.ts';
-import { ManualTime } from '../support/manual-time.ts';
+import { testConfig } from '../support/host.ts';
+import { controlledHosts, fleetOn, newTime } from '../support/controlled-host.ts';
 
 const user = { requestedBy: 'tester' };
 const hosts: TestableHost[] = [];
@@ -28,31 +28,8 @@ afterEach(async () => {
  * A clock for the next test, starting where the latest one left off: the tests share a database,
  * and a node restored from an earlier test must not find its stamps in the future.
  */
-const clocks: ManualTime[] = [];
-function newTime(): ManualTime {
-  const time = new ManualTime(Math.max(Date.parse('2026-01-01T00:00:00Z'), ...clocks.map((c) => c.now)));
-  clocks.push(time);
-  return time;
-}
-
-/** A sim fleet whose latency and power changes run on the test's time. */
-function fleetOn(time: ManualTime): SimBmcFleet {
-  return new SimBmcFleet({ now: time.monotonic, scheduler: time });
-}
-
 describeEachBackend('latest end (invariant 10)', (t) => {
-  /**
-   * A host on controlled time: its scheduler and clock are `time` (a new ManualTime unless
-   * given; pass the one a fleet runs on), and `time.advance` settles this host between timers.
-   */
-  async function started(options: Parameters<typeof buildTestHost>[1] & { time?: ManualTime } = {}) {
-    const { time = newTime(), ...rest } = options;
-    const built = buildTestHost(t.db, { fleet: rest.fleet ?? fleetOn(time), scheduler: time, clock: time.clock, random: () => 0.5, ...rest });
-    hosts.push(built.host);
-    time.settleWith(() => built.host.internals.settled());
-    await built.host.start();
-    return { ...built, time };
-  }
+  const started = controlledHosts(() => t.db, hosts);
   const eventKinds = async (nodeId: string) => (await listEventsByNode(t.db, nodeId, { limit: 200 })).items.map((e) => e.kind);
 
   it('holds a node and its BMC until an abandoned command’s latest end; another BMC is not delayed', async () => {
