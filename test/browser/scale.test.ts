@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
 import { startHttpStack, type HttpStack } from '../support/http.ts';
 import { CHROMIUM, findCommand, requirePeers } from '../support/peers.ts';
+import { pageWaitUntil } from './page-wait.ts';
 
 const peers = requirePeers('test/browser/scale.test.ts (the fleet table at scale in real Chromium)', [CHROMIUM]);
 
@@ -20,18 +21,7 @@ let t: HttpStack;
 let browser: Browser;
 let page: Page;
 
-/**
- * Waits until an in-page expression is truthy. Not page.waitForFunction: that evals the predicate
- * inside the page, which the UI's Content-Security-Policy (no 'unsafe-eval') refuses; evaluate()
- * runs through the DevTools protocol, outside the page's CSP, so the CSP stays on in this suite.
- */
-async function waitUntil(expression: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${expression}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitUntil = (expression: string, timeoutMs?: number) => pageWaitUntil(page, expression, timeoutMs);
 /** What the page's CSP refused (the console reports each refusal). */
 const cspRefusals: string[] = [];
 let base: string;

@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually, startHttpStack, type HttpStack } from '../support/http.ts';
 import { buildFleet, type TestFleet } from './fleet.ts';
 import { CHROMIUM, findCommand, requirePeers } from '../support/peers.ts';
+import { pageWaitUntil } from './page-wait.ts';
 
 const peers = requirePeers('test/browser/ui.test.ts (the web UI in real Chromium)', [CHROMIUM]);
 
@@ -25,18 +26,7 @@ let fleet: TestFleet;
 let browser: Browser;
 let page: Page;
 
-/**
- * Waits until an in-page expression is truthy. Not page.waitForFunction: that evals the predicate
- * inside the page, which the UI's Content-Security-Policy (no 'unsafe-eval') refuses; evaluate()
- * runs through the DevTools protocol, outside the page's CSP, so the CSP stays on in this suite.
- */
-async function waitUntil(expression: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${expression}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitUntil = (expression: string, timeoutMs?: number) => pageWaitUntil(page, expression, timeoutMs);
 /** What the page's CSP refused (the console reports each refusal). */
 const cspRefusals: string[] = [];
 let base: string;

@@ -34,6 +34,7 @@ import { chassisOverlaps, commandOf, powerCommands, proxyRuns, runOverlaps, secs
 import { createCrashDatabase, crashBackend, type CrashDatabase } from './crash-database.ts';
 import type { SlowIpmiLine, SlowIpmiRequest, SlowIpmiServiceOptions } from './slow-ipmi-process.ts';
 import { startJsonLinesChild } from '../support/json-lines-child.ts';
+import { alive, statFields } from '../support/procfs.ts';
 
 const peers = ipmiPeersOrSkip('test/crash/slow-ipmi-kill.test.ts (kill -9 of the service during a slow ipmitool)');
 const SERVICE = fileURLToPath(new URL('./slow-ipmi-process.ts', import.meta.url));
@@ -85,22 +86,6 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // gone
   }
-}
-
-/** /proc/<pid>/stat fields after "(comm)": state, ppid, pgrp, … */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Running, not merely a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== undefined && f[0] !== 'Z';
 }
 
 function argvOf(pid: number): string[] {

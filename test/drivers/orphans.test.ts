@@ -17,6 +17,7 @@ import { startSilentBmc, type SilentBmc } from '../peers/silent-bmc.ts';
 import { IPMITOOL, SETPRIV, requirePeers } from '../support/peers.ts';
 import type { OrphanServiceLine, OrphanServiceOptions } from './orphans-service.ts';
 import { startJsonLinesChild } from '../support/json-lines-child.ts';
+import { alive, statFields } from '../support/procfs.ts';
 
 const SERVICE = fileURLToPath(new URL('./orphans-service.ts', import.meta.url));
 /** How long a killed command may take to die. Measured: a few ms; this is for slow CI. */
@@ -24,22 +25,6 @@ const DIE_WITHIN_MS = 3_000;
 
 const peers = requirePeers('test/drivers/orphans.test.ts (no orphan driver command after a SIGKILL)', [IPMITOOL]);
 const parentDeath = peers && requirePeers('test/drivers/orphans.test.ts: the parent-death test', [SETPRIV]);
-
-/** /proc/<pid>/stat fields after "(comm)": state, ppid, pgrp, session, ... */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Running, not merely a zombie waiting to be reaped (an orphan's new parent may be slow). */
-function alive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== undefined && f[0] !== 'Z';
-}
 
 function processGroupOf(pid: number): number {
   return Number(statFields(pid)?.[2]);
