@@ -97,11 +97,16 @@ export function newRuntime(record: NodeRecord): NodeRuntime {
  * object: the view and every command read them, and params are replaced, never edited.
  */
 const capsCache = new WeakMap<object, DriverCapabilities>();
+/** Equal capabilities are one object, so a fleet of 100,000 alike nodes holds a handful. */
+const internedCaps = new Map<string, DriverCapabilities>();
 export function capabilitiesOf(node: NodeRuntime): DriverCapabilities | null {
   if (!node.driver) return null;
   let caps = capsCache.get(node.params);
   if (caps === undefined) {
-    caps = node.driver.capabilities(node.params);
+    const fresh = node.driver.capabilities(node.params);
+    const key = `${node.driver.name}|${JSON.stringify(fresh)}`;
+    caps = internedCaps.get(key) ?? fresh;
+    if (caps === fresh && internedCaps.size < 1_000) internedCaps.set(key, fresh);
     capsCache.set(node.params, caps);
   }
   return caps;
